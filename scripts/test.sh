@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine: dependencies, the format check, a build with
+# AddressSanitizer + UBSan running the unit tests, and a release build running everything
+# (unit, integration against moto_server and s3rver 4 on loopback, end-to-end shell tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh --test
+if ! command -v moto_server >/dev/null; then
+  echo "moto_server is missing: it is part of these machines' image (pip package moto[server])" >&2
+  exit 1
+fi
+(cd tests/support && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "== format check"
+bash scripts/check-format.sh
+
+jobs=$(nproc)
+echo "== ASan/UBSan build, unit tests"
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j "$jobs"
+ctest --preset asan -L unit
+
+echo "== release build, all tests"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs"
+ctest --preset release

@@ -1,0 +1,63 @@
+#include "cli/common.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "core/log.h"
+
+namespace cfgsync::cli {
+
+void AddCommonFlags(CLI::App& app, CommonFlags& flags) {
+  AddFlag(app, "remote", flags.remote.remote,
+          "NAME:bucket/path (rclone remote from RCLONE_CONFIG_NAME_*) or a local folder; "
+          "default s3:$SYNC_BUCKET/$SYNC_PATH");
+  AddFlag(app, "transfers", flags.remote.transfers, "parallel transfers (connections)");
+  AddFlag(app, "ca-bundle", flags.remote.ca_bundle, "PEM file of CAs for https endpoints");
+  AddFlag(app, "retries", flags.remote.retries, "attempts per request, the first included");
+  AddFlag(app, "log-level", flags.log_level, "trace, debug, info, warn, error or off");
+  app.add_flag("--s3-virtual-host", flags.remote.virtual_host,
+               "virtual-hosted-style addressing (bucket.host) instead of path style")
+      ->envname("CFGSYNC_S3_VIRTUAL_HOST");
+}
+
+void AddFilterFlags(CLI::App& cmd, FilterOptions& opts) {
+  AddFlag(cmd, "exclude", opts.excludes,
+          "exclude files matching this rclone-style pattern (repeatable)");
+  AddFlag(cmd, "include", opts.includes, "include only files matching this pattern (repeatable)");
+  AddFlag(cmd, "filter-from", opts.filter_from, "read '+ pattern' / '- pattern' rules from FILE");
+  cmd.add_flag("--no-default-excludes{false}", opts.default_excludes,
+               "do not exclude *.db* and *.log by default")
+      ->envname("CFGSYNC_NO_DEFAULT_EXCLUDES");
+}
+
+std::optional<Filter> BuildFilterOrReport(const FilterOptions& opts, int* exit_code) {
+  auto f = Filter::Build(opts);
+  if (!f) {
+    *exit_code = Report(f.error());
+    return std::nullopt;
+  }
+  return std::move(*f);
+}
+
+int Report(const Error& error) {
+  std::fprintf(stderr, "cfgsync: %s\n", error.message.c_str());
+  return error.kind == ErrorKind::kConfig ? kExitUsage : kExitFailure;
+}
+
+std::unique_ptr<Remote> OpenRemoteOrReport(const CommonFlags& flags, RemoteSpec* spec_out,
+                                           int* exit_code) {
+  if (auto ok = SetupLogging(flags.log_level); !ok) {
+    *exit_code = Report(ok.error());
+    return nullptr;
+  }
+  auto spec = ResolveRemote(flags.remote, ProcessEnv());
+  if (!spec) {
+    *exit_code = Report(spec.error());
+    return nullptr;
+  }
+  if (spec_out) *spec_out = *spec;
+  return OpenRemote(*spec);
+}
+
+}  // namespace cfgsync::cli

@@ -1,0 +1,63 @@
+// What every subcommand shares: flag registration with CFGSYNC_* environment fallbacks, the
+// remote flags, and the mapping from errors to exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "config/remote_config.h"
+#include "core/error.h"
+#include "sync/filter.h"
+
+namespace cfgsync::cli {
+
+// Documented exit codes.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// The action of the subcommand the user chose; set by the subcommand's registration.
+using Action = std::function<int()>;
+
+// Flags shared by all subcommands (attached to the top-level app, usable after the subcommand).
+struct CommonFlags {
+  std::string log_level = "info";
+  RemoteFlags remote;
+};
+
+// Adds `--name` bound to `value`, with the CFGSYNC_<NAME> environment variable as fallback
+// (upper-cased, '-' as '_').
+template <class T>
+CLI::Option* AddFlag(CLI::App& app, const std::string& name, T& value, const std::string& help) {
+  std::string env = "CFGSYNC_";
+  for (char c : name)
+    env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return app.add_option("--" + name, value, help)->envname(env)->capture_default_str();
+}
+
+// Registers --exclude, --include, --filter-from and --no-default-excludes on a subcommand.
+void AddFilterFlags(CLI::App& cmd, FilterOptions& opts);
+
+// Builds the filter, reporting a bad pattern as a one-line error (exit code in `exit_code`).
+std::optional<Filter> BuildFilterOrReport(const FilterOptions& opts, int* exit_code);
+
+// Registers --remote, --transfers, --ca-bundle, --s3-virtual-host, --retries, --log-level.
+void AddCommonFlags(CLI::App& app, CommonFlags& flags);
+
+// Sets up logging and resolves the remote from flags + environment. Prints a one-line error and
+// returns the exit code in `exit_code` on failure.
+std::unique_ptr<Remote> OpenRemoteOrReport(const CommonFlags& flags, RemoteSpec* spec_out,
+                                           int* exit_code);
+
+// Prints "cfgsync: <message>" on stderr and returns the exit code for the error's kind.
+int Report(const Error& error);
+
+// Registration of each subcommand (one file each under src/cli/).
+void RegisterVersion(CLI::App& app, Action& action);
+void RegisterLs(CLI::App& app, CommonFlags& flags, Action& action);
+void RegisterRestore(CLI::App& app, CommonFlags& flags, Action& action);
+void RegisterSync(CLI::App& app, CommonFlags& flags, Action& action);
+
+}  // namespace cfgsync::cli

@@ -1,0 +1,29 @@
+// cfgsync: keeps a folder of config files backed up in S3-compatible storage.
+#include <cstdio>
+
+#include "cli/common.h"
+
+int main(int argc, char** argv) {
+  using namespace cfgsync::cli;
+  CLI::App app{"cfgsync: back up and restore a folder of config files to S3-compatible storage"};
+  app.require_subcommand(1);
+  app.fallthrough();  // common flags may follow the subcommand name
+  CommonFlags flags;
+  Action action;
+  AddCommonFlags(app, flags);
+  RegisterVersion(app, action);
+  RegisterLs(app, flags, action);
+  RegisterRestore(app, flags, action);
+  RegisterSync(app, flags, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "cfgsync: %s (see cfgsync --help)\n", e.what());
+    return kExitUsage;
+  }
+  return action ? action() : kExitUsage;
+}

@@ -1,0 +1,288 @@
+#include "remote/local_remote.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "core/fs.h"
+#include "core/hash.h"
+#include "remote/key.h"
+
+namespace cfgsync {
+namespace {
+
+namespace fs = std::filesystem;
+
+// What a metadata file records besides the attributes: the data file's size and mtime when it
+// was written, to detect a metadata file that no longer describes its data file.
+struct StoredMeta {
+  FileMeta meta;
+  std::uint64_t size = 0;
+  FileTime data_mtime;
+};
+
+WallTime ToWall(FileTime t) {
+  return WallTime{} + std::chrono::seconds(t.sec) + std::chrono::nanoseconds(t.nsec);
+}
+
+class LocalRemote final : public Remote {
+ public:
+  explicit LocalRemote(fs::path root) : root_(std::move(root)) {}
+
+  std::string Describe() const override { return root_.string(); }
+
+  Status CheckRoot() override { return RootStatus(); }
+
+  Status RootStatus() const {
+    std::error_code ec;
+    if (fs::is_directory(root_, ec) || fs::is_directory(root_.parent_path(), ec)) return {};
+    return Fail(ErrorKind::kNoSuchBucket, "local remote " + root_.string() + ": parent folder " +
+                                              root_.parent_path().string() + " does not exist");
+  }
+
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override {
+    if (auto ok = CheckRoot(); !ok) return std::unexpected(ok.error().With("list"));
+    std::vector<ObjectInfo> out;
+    std::error_code ec;
+    if (!fs::is_directory(root_, ec)) return out;
+    fs::recursive_directory_iterator it(root_, fs::directory_options::none, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      const fs::path& p = it->path();
+      std::string name = p.filename().string();
+      if (it.depth() == 0 && name == kLocalMetaDir) {
+        it.disable_recursion_pending();
+        continue;
+      }
+      if (IsTempName(name) || !it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+      std::string key = p.lexically_relative(root_).generic_string();
+      if (!key.starts_with(prefix)) continue;
+      auto info = Describe(key);
+      if (!info) {
+        if (info.error().kind == ErrorKind::kNotFound) continue;  // removed while listing
+        return std::unexpected(info.error().With("list"));
+      }
+      out.push_back(std::move(*info));
+    }
+    if (ec) return Fail(ErrorKind::kIo, "list " + root_.string() + ": " + ec.message());
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.key < b.key; });
+    return out;
+  }
+
+  Result<ObjectInfo> Stat(std::string_view key) override {
+    if (auto ok = Validate("stat", key); !ok) return std::unexpected(ok.error());
+    auto info = Describe(key);
+    if (!info) return std::unexpected(info.error().With("stat " + std::string(key)));
+    return info;
+  }
+
+  Result<ObjectInfo> Get(std::string_view key, const fs::path& dest) override {
+    std::string ctx = "get " + std::string(key);
+    if (auto ok = Validate("get", key); !ok) return std::unexpected(ok.error());
+    auto info = Describe(key);
+    if (!info) return std::unexpected(info.error().With(ctx));
+    auto src = OpenForRead(DataPath(key));
+    if (!src) return std::unexpected(src.error().With(ctx));
+    auto md5 = CopyFile(src->get(), dest, 0600);
+    if (!md5) return std::unexpected(md5.error().With(ctx));
+    if (*md5 != info->etag)
+      return Fail(ErrorKind::kCorrupt, ctx + ": content changed while reading");
+    return info;
+  }
+
+  Result<ObjectInfo> Put(const fs::path& src, std::string_view key, const FileMeta& meta) override {
+    std::string ctx = "put " + std::string(key);
+    if (auto ok = Validate("put", key); !ok) return std::unexpected(ok.error());
+    auto ok = PutData(src, key, meta);
+    if (!ok) return std::unexpected(ok.error().With(ctx));
+    return *ok;
+  }
+
+  Status Remove(std::span<const std::string> keys) override {
+    if (auto ok = CheckRoot(); !ok) return std::unexpected(ok.error().With("remove"));
+    for (const auto& key : keys) {
+      if (auto ok = Validate("remove", key); !ok) return ok;
+      for (const fs::path& p : {MetaPath(key), DataPath(key)}) {
+        // A key whose path runs through a file (ENOTDIR) or names a folder (EISDIR) is not a
+        // stored object: missing, and missing keys are not an error.
+        if (::unlink(p.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR && errno != EISDIR) {
+          return std::unexpected(ErrnoError("remove", p));
+        }
+        PruneEmptyParents(p);
+      }
+    }
+    return {};
+  }
+
+ private:
+  fs::path DataPath(std::string_view key) const { return root_ / fs::path(std::string(key)); }
+  fs::path MetaPath(std::string_view key) const {
+    return root_ / kLocalMetaDir / fs::path(std::string(key) + ".json");
+  }
+
+  Status Validate(std::string_view op, std::string_view key) const {
+    if (auto ok = CheckSafeKey(key, true); !ok) return std::unexpected(ok.error().With(op));
+    if (key == kLocalMetaDir || key.starts_with(std::string(kLocalMetaDir) + "/")) {
+      return Fail(ErrorKind::kInvalidArgument, std::string(op) + " " + std::string(key) +
+                                                   ": key in the reserved metadata folder");
+    }
+    if (auto ok = RootStatus(); !ok) return std::unexpected(ok.error().With(op));
+    return {};
+  }
+
+  // Info for one stored key, using its metadata file only when it still matches the data file.
+  Result<ObjectInfo> Describe(std::string_view key) const {
+    fs::path data = DataPath(key);
+    struct stat st;
+    if (::lstat(data.c_str(), &st) != 0) return std::unexpected(ErrnoError("stat", data));
+    if (!S_ISREG(st.st_mode)) return Fail(ErrorKind::kNotFound, "not a regular file");
+    FileTime mt{st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)};
+    ObjectInfo info{std::string(key), static_cast<std::uint64_t>(st.st_size), "", ToWall(mt), {}};
+    auto stored = ReadMeta(key);
+    if (stored && stored->size == info.size && stored->data_mtime == mt && stored->meta.md5_hex) {
+      info.meta = stored->meta;
+      info.etag = *stored->meta.md5_hex;
+      return info;
+    }
+    auto fd = OpenForRead(data);
+    if (!fd) return std::unexpected(fd.error());
+    auto digest = DigestRange(fd->get(), 0, info.size, false);
+    if (!digest) return std::unexpected(digest.error());
+    info.etag = digest->md5_hex;
+    info.meta = FileMeta{mt, st.st_mode, st.st_uid, st.st_gid, digest->md5_hex};
+    return info;
+  }
+
+  std::optional<StoredMeta> ReadMeta(std::string_view key) const {
+    std::ifstream in(MetaPath(key));
+    if (!in) return std::nullopt;
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return std::nullopt;
+    std::map<std::string, std::string> user;
+    for (auto& [k, v] : j["attrs"].items()) {
+      if (v.is_string()) user[k] = v.get<std::string>();
+    }
+    StoredMeta s;
+    s.meta = DecodeMeta(user);
+    if (j["md5"].is_string()) s.meta.md5_hex = j["md5"].get<std::string>();
+    if (!j["size"].is_number_unsigned() || !j["data_mtime"].is_string()) return std::nullopt;
+    s.size = j["size"].get<std::uint64_t>();
+    auto dm = ParseMtime(j["data_mtime"].get<std::string>());
+    if (!dm) return std::nullopt;
+    s.data_mtime = *dm;
+    return s;
+  }
+
+  // Copies `src_fd` into a new file `dest` with `mode`, fsynced; returns the content MD5.
+  static Result<std::string> CopyFile(int src_fd, const fs::path& dest, mode_t mode) {
+    UniqueFd out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (!out) return std::unexpected(ErrnoError("create", dest));
+    Hasher md5(Hasher::Algo::kMd5);
+    std::vector<char> buf(64 * 1024);
+    for (;;) {
+      ssize_t n = ::read(src_fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Fail(ErrorKind::kIo, std::string("read: ") + std::strerror(errno));
+      if (n == 0) break;
+      std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
+      md5.Update(chunk);
+      if (auto ok = WriteAll(out.get(), chunk); !ok) return std::unexpected(ok.error());
+    }
+    if (::fsync(out.get()) != 0) return std::unexpected(ErrnoError("fsync", dest));
+    return HexEncode(md5.Final());
+  }
+
+  Result<ObjectInfo> PutData(const fs::path& src, std::string_view key, const FileMeta& meta) {
+    auto in = OpenForRead(src);
+    if (!in) return std::unexpected(in.error());
+    auto before = VersionOf(in->get());
+    if (!before) return std::unexpected(before.error());
+    fs::path data = DataPath(key);
+    if (auto ok = MakeDirs(data.parent_path()); !ok) return std::unexpected(ok.error());
+    fs::path tmp = TempPathFor(data);
+    auto md5 = CopyFile(in->get(), tmp, 0600);
+    auto after = VersionOf(in->get());
+    if (!md5 || !after || *after != *before) {
+      ::unlink(tmp.c_str());
+      if (!md5) return std::unexpected(md5.error());
+      if (!after) return std::unexpected(after.error());
+      return Fail(ErrorKind::kChanged, src.string() + " changed while being read");
+    }
+    FileTime data_mtime = meta.mtime.value_or(before->mtime);
+    auto done = CommitData(tmp, data, data_mtime);
+    if (!done) return std::unexpected(done.error());
+    FileMeta stored = meta;
+    stored.md5_hex = *md5;
+    if (auto ok = WriteMeta(key, stored, before->size, data_mtime); !ok)
+      return std::unexpected(ok.error());
+    return ObjectInfo{std::string(key), before->size, *md5, ToWall(data_mtime), stored};
+  }
+
+  static Status CommitData(const fs::path& tmp, const fs::path& data, FileTime mtime) {
+    UniqueFd fd(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
+    FileMeta times;
+    times.mtime = mtime;
+    Status ok =
+        fd ? ApplyMeta(fd.get(), times, false, data) : std::unexpected(ErrnoError("open", tmp));
+    if (ok && ::rename(tmp.c_str(), data.c_str()) != 0)
+      ok = std::unexpected(ErrnoError("rename", data));
+    if (!ok) {
+      ::unlink(tmp.c_str());
+      return ok;
+    }
+    return FsyncDir(data.parent_path());
+  }
+
+  Status WriteMeta(std::string_view key, const FileMeta& meta, std::uint64_t size,
+                   FileTime data_mtime) {
+    nlohmann::json j;
+    FileMeta attrs = meta;
+    attrs.md5_hex.reset();
+    j["attrs"] = EncodeMeta(attrs);
+    j["md5"] = *meta.md5_hex;
+    j["size"] = size;
+    j["data_mtime"] = FormatMtime(data_mtime);
+    fs::path path = MetaPath(key);
+    if (auto ok = MakeDirs(path.parent_path()); !ok) return ok;
+    fs::path tmp = TempPathFor(path);
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) return std::unexpected(ErrnoError("create", tmp));
+    Status ok = WriteAll(fd.get(), j.dump());
+    if (ok && ::fsync(fd.get()) != 0) ok = std::unexpected(ErrnoError("fsync", tmp));
+    if (ok && ::rename(tmp.c_str(), path.c_str()) != 0)
+      ok = std::unexpected(ErrnoError("rename", path));
+    if (!ok) {
+      ::unlink(tmp.c_str());
+      return ok;
+    }
+    return FsyncDir(path.parent_path());
+  }
+
+  // Removes folders left empty by a deletion, up to (not including) the root or the meta folder.
+  void PruneEmptyParents(fs::path p) const {
+    fs::path stop_meta = root_ / kLocalMetaDir;
+    for (p = p.parent_path();
+         p != root_ && p != stop_meta && p.string().size() > root_.string().size();
+         p = p.parent_path()) {
+      if (::rmdir(p.c_str()) != 0) break;
+    }
+  }
+
+  fs::path root_;
+};
+
+}  // namespace
+
+std::unique_ptr<Remote> MakeLocalRemote(const std::filesystem::path& root) {
+  std::filesystem::path p = std::filesystem::absolute(root).lexically_normal();
+  if (p.filename().empty() && p.has_parent_path() && p != p.root_path()) p = p.parent_path();
+  return std::make_unique<LocalRemote>(p);
+}
+
+}  // namespace cfgsync

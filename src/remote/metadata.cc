@@ -1,0 +1,100 @@
+#include "remote/metadata.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "core/hash.h"
+
+namespace cfgsync {
+
+FileMeta MetaFromStat(const struct stat& st) {
+  FileMeta m;
+  m.mtime = FileTime{st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)};
+  m.mode = st.st_mode;
+  m.uid = st.st_uid;
+  m.gid = st.st_gid;
+  return m;
+}
+
+std::string FormatMtime(FileTime t) {
+  std::string s = std::to_string(t.sec);
+  if (t.nsec == 0) return s;
+  std::string frac = std::to_string(t.nsec);
+  frac.insert(0, 9 - frac.size(), '0');
+  while (!frac.empty() && frac.back() == '0') frac.pop_back();
+  return s + "." + frac;
+}
+
+std::optional<FileTime> ParseMtime(std::string_view s) {
+  auto dot = s.find('.');
+  std::string_view whole = s.substr(0, dot);
+  if (whole.empty()) return std::nullopt;
+  FileTime t;
+  auto [p, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), t.sec);
+  if (ec != std::errc() || p != whole.data() + whole.size()) return std::nullopt;
+  if (dot == std::string_view::npos) return t;
+  std::string_view frac = s.substr(dot + 1);
+  if (frac.empty() || !std::all_of(frac.begin(), frac.end(), ::isdigit)) return std::nullopt;
+  if (t.sec < 0) return std::nullopt;
+  std::string digits(frac.substr(0, 9));
+  digits.append(9 - digits.size(), '0');
+  t.nsec = static_cast<std::uint32_t>(std::stoul(digits));
+  return t;
+}
+
+namespace {
+
+std::optional<std::uint32_t> ParseUint(std::string_view s, int base) {
+  std::uint32_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> EncodeMeta(const FileMeta& meta) {
+  std::map<std::string, std::string> out;
+  if (meta.mtime) out["mtime"] = FormatMtime(*meta.mtime);
+  if (meta.mode) {
+    char buf[16];
+    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, *meta.mode, 8);
+    out["mode"] = std::string(buf, p);
+  }
+  if (meta.uid) out["uid"] = std::to_string(*meta.uid);
+  if (meta.gid) out["gid"] = std::to_string(*meta.gid);
+  if (meta.md5_hex) {
+    if (auto raw = HexDecode(*meta.md5_hex); raw && raw->size() == 16) {
+      out["md5chksum"] = Base64Encode(*raw);
+    }
+  }
+  return out;
+}
+
+FileMeta DecodeMeta(const std::map<std::string, std::string>& user) {
+  FileMeta m;
+  for (const auto& [raw_name, value] : user) {
+    std::string name = Lower(raw_name);
+    if (name == "mtime") {
+      m.mtime = ParseMtime(value);
+    } else if (name == "mode") {
+      m.mode = ParseUint(value, 8);
+    } else if (name == "uid") {
+      m.uid = ParseUint(value, 10);
+    } else if (name == "gid") {
+      m.gid = ParseUint(value, 10);
+    } else if (name == "md5chksum") {
+      if (auto raw = Base64Decode(value); raw && raw->size() == 16) m.md5_hex = HexEncode(*raw);
+    }
+  }
+  return m;
+}
+
+}  // namespace cfgsync

@@ -1,0 +1,52 @@
+// File attributes stored with each object, in rclone's metadata format so that a backup written
+// by either tool restores with the other.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cfgsync {
+
+// A file time with nanoseconds, as stat(2) reports it.
+struct FileTime {
+  std::int64_t sec = 0;
+  std::uint32_t nsec = 0;
+  auto operator<=>(const FileTime&) const = default;
+};
+
+struct FileMeta {
+  std::optional<FileTime> mtime;
+  std::optional<std::uint32_t> mode;  // st_mode including the file-type bits (0100640)
+  std::optional<std::uint32_t> uid;
+  std::optional<std::uint32_t> gid;
+  std::optional<std::string> md5_hex;  // content MD5, when the backend stored one
+  bool operator==(const FileMeta&) const = default;
+};
+
+// Attributes of a stat result, as they are stored (mtime, mode with type bits, uid, gid).
+FileMeta MetaFromStat(const struct stat& st);
+
+// Formats seconds since the epoch the rclone way: up to 9 fraction digits, trailing zeros
+// dropped, no fraction at all for whole seconds ("1709618828.123456789", "1709618828").
+std::string FormatMtime(FileTime t);
+
+// Parses FormatMtime's output (and any decimal with up to 9 fraction digits, extra digits are
+// truncated). Returns nullopt for anything else.
+std::optional<FileTime> ParseMtime(std::string_view s);
+
+// The user-metadata map for `meta`, keyed by rclone's lower-case names without the
+// "x-amz-meta-" prefix: "mtime", "mode" (octal, no leading 0), "uid", "gid", "md5chksum"
+// (base64). Absent fields are absent keys.
+std::map<std::string, std::string> EncodeMeta(const FileMeta& meta);
+
+// The inverse of EncodeMeta. Keys are matched case-insensitively; malformed values are ignored
+// (rclone does the same) rather than failing the whole object.
+FileMeta DecodeMeta(const std::map<std::string, std::string>& user);
+
+}  // namespace cfgsync

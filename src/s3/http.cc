@@ -1,0 +1,219 @@
+#include "s3/http.h"
+
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+
+#include "core/fs.h"
+#include "core/hash.h"
+
+namespace cfgsync::s3 {
+namespace {
+
+constexpr std::size_t kMaxInlineBody = 8 << 20;  // listings are ~300 KB; error bodies tiny
+
+struct Exchange {
+  const HttpRequest* req;
+  HttpResponse* resp;
+  CURL* curl;
+  std::uint64_t sent = 0;
+  Hasher md5{Hasher::Algo::kMd5};
+  bool sink_failed = false;
+};
+
+std::uint64_t BodyLength(const HttpRequest& req) {
+  return req.body_fd >= 0 ? req.body_length : req.body.size();
+}
+
+std::size_t ReadBody(char* buf, std::size_t size, std::size_t n, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  std::uint64_t left = BodyLength(*ex->req) - ex->sent;
+  std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, size * n));
+  if (want == 0) return 0;
+  if (ex->req->body_fd < 0) {
+    std::memcpy(buf, ex->req->body.data() + ex->sent, want);
+    ex->sent += want;
+    return want;
+  }
+  ssize_t got;
+  do {
+    got = ::pread(ex->req->body_fd, buf, want, static_cast<off_t>(ex->req->body_offset + ex->sent));
+  } while (got < 0 && errno == EINTR);
+  if (got <= 0) return CURL_READFUNC_ABORT;
+  ex->sent += static_cast<std::uint64_t>(got);
+  return static_cast<std::size_t>(got);
+}
+
+int SeekBody(void* user, curl_off_t offset, int origin) {
+  auto* ex = static_cast<Exchange*>(user);
+  if (origin != SEEK_SET || offset < 0) return CURL_SEEKFUNC_CANTSEEK;
+  ex->sent = static_cast<std::uint64_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
+std::size_t WriteBody(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  std::size_t len = size * n;
+  long status = 0;
+  curl_easy_getinfo(ex->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (ex->req->sink_fd >= 0 && status >= 200 && status < 300) {
+    if (!WriteAll(ex->req->sink_fd, std::string_view(data, len))) {
+      ex->sink_failed = true;
+      return 0;
+    }
+    ex->md5.Update(std::string_view(data, len));
+    ex->resp->sink_bytes += len;
+    return len;
+  }
+  if (ex->resp->body.size() + len > kMaxInlineBody) return 0;
+  ex->resp->body.append(data, len);
+  return len;
+}
+
+std::size_t OnHeader(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) {
+    ex->resp->headers.clear();  // a new response (after 100 Continue or a redirect)
+    return size * n;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos) return size * n;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    value.remove_suffix(1);
+  }
+  ex->resp->headers.emplace_back(std::move(name), std::string(value));
+  return size * n;
+}
+
+Error CurlError(CURLcode code, const char* detail) {
+  std::string msg = std::string(curl_easy_strerror(code));
+  if (detail && *detail) msg += " (" + std::string(detail) + ")";
+  switch (code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return Error{ErrorKind::kConfig, msg};
+    default:
+      return Error{ErrorKind::kNetwork, msg};
+  }
+}
+
+}  // namespace
+
+std::string HttpResponse::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+struct HttpClient::Pool {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<CURL*> idle;
+  int created = 0;
+};
+
+HttpClient::HttpClient(HttpOptions options)
+    : pool_(std::make_unique<Pool>()), options_(std::move(options)) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+HttpClient::~HttpClient() {
+  for (CURL* c : pool_->idle) curl_easy_cleanup(c);
+}
+
+Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
+  CURL* curl = nullptr;
+  {
+    std::unique_lock lock(pool_->mu);
+    pool_->cv.wait(lock, [&] {
+      return !pool_->idle.empty() || pool_->created < std::max(1, options_.max_handles);
+    });
+    if (!pool_->idle.empty()) {
+      curl = pool_->idle.back();
+      pool_->idle.pop_back();
+    } else {
+      curl = curl_easy_init();
+      ++pool_->created;
+    }
+  }
+  curl_easy_reset(curl);  // keeps the connection cache
+  HttpResponse resp;
+  Exchange ex{&req, &resp, curl};
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_slist* headers = nullptr;
+  for (const auto& [k, v] : req.headers)
+    headers = curl_slist_append(headers, (k + ": " + v).c_str());
+  headers = curl_slist_append(headers, "Expect:");
+  headers = curl_slist_append(headers, "Accept:");
+  if (req.method == "POST" || req.method == "PUT") {
+    headers = curl_slist_append(headers, "Transfer-Encoding:");
+  }
+
+  curl_easy_setopt(curl, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.ca_bundle.empty())
+    curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                   static_cast<long>(std::max<long>(1, options_.low_speed_timeout.count() / 1000)));
+  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ex);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &ex);
+  if (req.method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (req.method == "PUT" || (req.method == "POST" && req.body_fd >= 0)) {
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    if (req.method == "POST") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "POST");
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadBody);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &ex);
+    curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, SeekBody);
+    curl_easy_setopt(curl, CURLOPT_SEEKDATA, &ex);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(BodyLength(req)));
+  } else if (req.method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+  } else if (req.method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+  }
+
+  CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  {
+    std::lock_guard lock(pool_->mu);
+    pool_->idle.push_back(curl);
+  }
+  pool_->cv.notify_one();
+  if (ex.sink_failed) return Fail(ErrorKind::kIo, "writing the downloaded body failed");
+  if (rc != CURLE_OK) return std::unexpected(CurlError(rc, errbuf));
+  resp.status = static_cast<int>(status);
+  if (req.sink_fd >= 0) resp.sink_md5_hex = HexEncode(ex.md5.Final());
+  return resp;
+}
+
+}  // namespace cfgsync::s3

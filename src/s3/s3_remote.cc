@@ -1,0 +1,424 @@
+#include "s3/s3_remote.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <functional>
+#include <random>
+
+#include "core/fs.h"
+#include "core/hash.h"
+#include "remote/key.h"
+#include "s3/http.h"
+#include "s3/xml.h"
+
+namespace cfgsync::s3 {
+namespace {
+
+constexpr std::size_t kDeleteBatch = 1000;  // S3's limit per DeleteObjects request
+
+struct Endpoint {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // with ":port" when one was given
+};
+
+std::optional<Endpoint> ParseEndpoint(std::string_view url) {
+  auto sep = url.find("://");
+  if (sep == std::string_view::npos) return std::nullopt;
+  Endpoint e{std::string(url.substr(0, sep)), std::string(url.substr(sep + 3))};
+  while (!e.host.empty() && e.host.back() == '/') e.host.pop_back();
+  if ((e.scheme != "http" && e.scheme != "https") || e.host.empty() ||
+      e.host.find('/') != std::string::npos) {
+    return std::nullopt;
+  }
+  return e;
+}
+
+// The file being uploaded, and the version it had when opened.
+struct Source {
+  int fd;
+  FileVersion version;
+};
+
+// kChanged when the file is no longer the version it was when the upload started.
+Status Unchanged(const Source& src, const std::string& what) {
+  auto now = VersionOf(src.fd);
+  if (!now) return std::unexpected(now.error().With(what));
+  if (*now != src.version)
+    return Fail(ErrorKind::kChanged, what + ": the file changed while being read");
+  return {};
+}
+
+// One S3 call to make: what to send, and what the caller does with a body.
+struct Call {
+  std::string method = "GET";
+  std::string key;  // full object key ("" for bucket-level requests)
+  QueryParams query;
+  Headers headers;
+  std::string body;
+  int body_fd = -1;
+  std::uint64_t body_offset = 0, body_length = 0;
+  std::string payload_sha256;  // empty: computed from body
+  int sink_fd = -1;
+};
+
+class S3Remote final : public Remote {
+ public:
+  explicit S3Remote(S3Config cfg)
+      : cfg_(std::move(cfg)),
+        clock_(cfg_.clock ? cfg_.clock : &RealClock::Get()),
+        http_(HttpOptions{cfg_.ca_bundle, cfg_.connect_timeout, cfg_.low_speed_timeout,
+                          std::max(1, cfg_.transfers)}) {
+    if (cfg_.endpoint.empty()) cfg_.endpoint = "https://s3." + cfg_.region + ".amazonaws.com";
+  }
+
+  std::string Describe() const override {
+    return "s3:" + cfg_.bucket + (cfg_.prefix.empty() ? "" : "/" + cfg_.prefix);
+  }
+
+  Status CheckRoot() override {
+    Call c;
+    c.method = "HEAD";
+    auto r = Execute("check bucket " + cfg_.bucket, c);
+    if (!r && r.error().kind == ErrorKind::kNotFound) {
+      // HeadBucket has no body: its 404 can only mean the bucket.
+      return Fail(ErrorKind::kNoSuchBucket, "bucket " + cfg_.bucket + " does not exist", 404);
+    }
+    if (!r) return std::unexpected(r.error());
+    return {};
+  }
+
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
+  Result<ObjectInfo> Stat(std::string_view key) override;
+  Result<ObjectInfo> Get(std::string_view key, const std::filesystem::path& dest) override;
+  Result<ObjectInfo> Put(const std::filesystem::path& src, std::string_view key,
+                         const FileMeta& meta) override;
+  Status Remove(std::span<const std::string> keys) override;
+
+ private:
+  std::string FullKey(std::string_view key) const { return JoinKey(cfg_.prefix, key); }
+  Result<HttpResponse> Execute(const std::string& what, Call& call);
+  Result<HttpResponse> Attempt(const Call& call);
+  Error ErrorFor(const std::string& what, const HttpResponse& resp, bool is_head) const;
+  Result<ObjectInfo> PutSingle(const std::string& what, const Source& src, const std::string& full,
+                               const FileMeta& meta);
+  Result<ObjectInfo> PutMultipart(const std::string& what, const Source& src,
+                                  const std::string& full, const FileMeta& meta);
+  Result<std::string> UploadParts(const Source& src, const std::string& full,
+                                  const std::string& upload_id);
+  ObjectInfo InfoFromHeaders(std::string key, const HttpResponse& resp) const;
+  Error MissingOrNoBucket(Error e);
+
+  S3Config cfg_;
+  Clock* clock_;
+  HttpClient http_;
+};
+
+void AddMetaHeaders(Headers& h, const FileMeta& meta) {
+  for (const auto& [k, v] : EncodeMeta(meta)) h.emplace_back("x-amz-meta-" + k, v);
+}
+
+WallTime ParseHttpDate(const std::string& s) {
+  struct tm tm = {};
+  if (s.empty() || !strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) return WallTime{};
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+std::string StripQuotes(std::string s) {
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
+  return s;
+}
+
+Result<HttpResponse> S3Remote::Attempt(const Call& call) {
+  auto ep = ParseEndpoint(cfg_.endpoint);
+  if (!ep)
+    return Fail(ErrorKind::kConfig, "endpoint \"" + cfg_.endpoint + "\" is not an http(s) URL");
+  std::string host = cfg_.path_style ? ep->host : cfg_.bucket + "." + ep->host;
+  std::string path = cfg_.path_style ? "/" + cfg_.bucket : "";
+  path += call.key.empty() ? (cfg_.path_style ? "" : "/") : "/" + UriEncode(call.key, false);
+  if (path.empty()) path = "/";
+  SigningRequest sreq{call.method, path, call.query, call.headers, call.payload_sha256};
+  sreq.headers.emplace_back("host", host);
+  if (sreq.payload_sha256_hex.empty()) sreq.payload_sha256_hex = Sha256Hex(call.body);
+  HttpRequest req;
+  req.method = call.method;
+  std::string qs = CanonicalQueryString(call.query);
+  req.url = ep->scheme + "://" + host + path + (qs.empty() ? "" : "?" + qs);
+  req.headers = SignV4(std::move(sreq), cfg_.creds, cfg_.region, clock_->Wall());
+  req.body = call.body;
+  req.body_fd = call.body_fd;
+  req.body_offset = call.body_offset;
+  req.body_length = call.body_length;
+  req.sink_fd = call.sink_fd;
+  if (call.sink_fd >= 0) {
+    if (::ftruncate(call.sink_fd, 0) != 0 || ::lseek(call.sink_fd, 0, SEEK_SET) != 0) {
+      return Fail(ErrorKind::kIo, "truncate download file failed");
+    }
+  }
+  return http_.Perform(req);
+}
+
+Error S3Remote::ErrorFor(const std::string& what, const HttpResponse& resp, bool is_head) const {
+  auto body = is_head ? std::nullopt : ParseErrorBody(resp.body);
+  std::string code = body ? body->code : "";
+  std::string msg = what + ": " + std::to_string(resp.status);
+  msg += code.empty() ? (resp.status == 404 ? " Not Found" : "") : " " + code;
+  return Error{ClassifyS3Error(resp.status, code), msg, resp.status};
+}
+
+// Sends `call`, retrying what a later attempt may cure with capped exponential backoff and full
+// jitter. The decision reads only the error's kind.
+Result<HttpResponse> S3Remote::Execute(const std::string& what, Call& call) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  Error last{ErrorKind::kNetwork, what + ": no attempt made"};
+  for (int attempt = 0; attempt < std::max(1, cfg_.max_attempts); ++attempt) {
+    if (attempt > 0) {
+      auto cap = std::min<std::int64_t>(cfg_.max_backoff.count(), cfg_.base_backoff.count()
+                                                                      << std::min(attempt - 1, 20));
+      std::uniform_int_distribution<std::int64_t> jitter(cap / 2, std::max<std::int64_t>(cap, 1));
+      clock_->SleepFor(Millis(jitter(rng)));
+    }
+    auto resp = Attempt(call);
+    if (!resp) {
+      last = resp.error().With(what);
+    } else if (resp->status >= 200 && resp->status < 300) {
+      return resp;
+    } else {
+      last = ErrorFor(what, *resp, call.method == "HEAD");
+    }
+    if (!IsRetryable(last.kind)) break;
+  }
+  return std::unexpected(last);
+}
+
+Error S3Remote::MissingOrNoBucket(Error e) {
+  if (e.kind != ErrorKind::kNotFound) return e;
+  if (auto root = CheckRoot(); !root && root.error().kind == ErrorKind::kNoSuchBucket) {
+    e.kind = ErrorKind::kNoSuchBucket;
+    e.message += " (no such bucket " + cfg_.bucket + ")";
+  }
+  return e;
+}
+
+ObjectInfo S3Remote::InfoFromHeaders(std::string key, const HttpResponse& resp) const {
+  ObjectInfo info;
+  info.key = std::move(key);
+  std::string len = resp.Header("content-length");
+  info.size = len.empty() ? 0 : std::stoull(len);
+  info.etag = StripQuotes(resp.Header("etag"));
+  info.modified = ParseHttpDate(resp.Header("last-modified"));
+  std::map<std::string, std::string> user;
+  for (const auto& [k, v] : resp.headers) {
+    if (k.starts_with("x-amz-meta-")) user[k.substr(11)] = v;
+  }
+  info.meta = DecodeMeta(user);
+  if (!info.meta->md5_hex && IsMd5Etag(info.etag)) info.meta->md5_hex = info.etag;
+  return info;
+}
+
+Result<std::vector<ObjectInfo>> S3Remote::List(std::string_view prefix) {
+  std::string full_prefix = JoinKey(cfg_.prefix, prefix);
+  std::string strip = cfg_.prefix.empty() ? "" : cfg_.prefix + "/";
+  std::vector<ObjectInfo> out;
+  std::string token;
+  do {
+    Call c;
+    c.query = {{"list-type", "2"}, {"prefix", full_prefix}, {"encoding-type", "url"}};
+    if (!token.empty()) c.query.emplace_back("continuation-token", token);
+    auto resp = Execute("list " + Describe(), c);
+    if (!resp) return std::unexpected(resp.error());
+    auto page = ParseListObjectsV2(resp->body);
+    if (!page) return std::unexpected(page.error().With("list " + Describe()));
+    for (auto& e : page->entries) {
+      if (!e.key.starts_with(strip)) continue;
+      out.push_back(ObjectInfo{e.key.substr(strip.size()), e.size, e.etag, e.last_modified, {}});
+    }
+    token = page->truncated ? page->next_continuation_token : "";
+    if (page->truncated && token.empty()) {
+      return Fail(ErrorKind::kProtocol, "list " + Describe() + ": truncated page without token");
+    }
+  } while (!token.empty());
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.key < b.key; });
+  return out;
+}
+
+Result<ObjectInfo> S3Remote::Stat(std::string_view key) {
+  Call c;
+  c.method = "HEAD";
+  c.key = FullKey(key);
+  auto resp = Execute("stat " + std::string(key), c);
+  if (!resp) return std::unexpected(MissingOrNoBucket(resp.error()));
+  return InfoFromHeaders(std::string(key), *resp);
+}
+
+Result<ObjectInfo> S3Remote::Get(std::string_view key, const std::filesystem::path& dest) {
+  std::string what = "get " + std::string(key);
+  UniqueFd fd(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) return std::unexpected(ErrnoError("create", dest).With(what));
+  Call c;
+  c.key = FullKey(key);
+  c.sink_fd = fd.get();
+  for (int attempt = 0;; ++attempt) {
+    auto resp = Execute(what, c);
+    if (!resp) return std::unexpected(MissingOrNoBucket(resp.error()));
+    ObjectInfo info = InfoFromHeaders(std::string(key), *resp);
+    info.size = resp->sink_bytes;
+    const auto& want = info.meta->md5_hex;
+    if (!want || *want == resp->sink_md5_hex) {
+      if (::fsync(fd.get()) != 0) return std::unexpected(ErrnoError("fsync", dest).With(what));
+      return info;
+    }
+    if (attempt + 1 >= std::max(1, cfg_.max_attempts)) {
+      return Fail(ErrorKind::kCorrupt, what + ": content MD5 " + resp->sink_md5_hex +
+                                           " does not match the stored " + *want);
+    }
+  }
+}
+
+Result<ObjectInfo> S3Remote::Put(const std::filesystem::path& src, std::string_view key,
+                                 const FileMeta& meta) {
+  std::string what = "put " + std::string(key);
+  auto fd = OpenForRead(src);
+  if (!fd) return std::unexpected(fd.error().With(what));
+  auto before = VersionOf(fd->get());
+  if (!before) return std::unexpected(before.error().With(what));
+  std::string full = FullKey(key);
+  auto info = before->size >= cfg_.multipart_threshold
+                  ? PutMultipart(what, Source{fd->get(), *before}, full, meta)
+                  : PutSingle(what, Source{fd->get(), *before}, full, meta);
+  auto after = VersionOf(fd->get());
+  if (after && *after != *before) {
+    return Fail(ErrorKind::kChanged, what + ": " + src.string() + " changed while being read");
+  }
+  if (!info) return std::unexpected(info.error());
+  info->key = std::string(key);
+  return info;
+}
+
+Result<ObjectInfo> S3Remote::PutSingle(const std::string& what, const Source& src,
+                                       const std::string& full, const FileMeta& meta) {
+  const int fd = src.fd;
+  const std::uint64_t size = src.version.size;
+  auto digest = DigestRange(fd, 0, size, true);
+  if (!digest) return std::unexpected(digest.error().With(what));
+  if (auto ok = Unchanged(src, what); !ok) return std::unexpected(ok.error());
+  Call c;
+  c.method = "PUT";
+  c.key = full;
+  c.body_fd = fd;
+  c.body_length = size;
+  c.payload_sha256 = digest->sha256_hex;
+  c.headers.emplace_back("content-md5", Base64Encode(*HexDecode(digest->md5_hex)));
+  c.headers.emplace_back("content-type", "application/octet-stream");
+  AddMetaHeaders(c.headers, meta);
+  auto resp = Execute(what, c);
+  if (!resp) return std::unexpected(resp.error());
+  FileMeta stored = meta;
+  stored.md5_hex = digest->md5_hex;
+  std::string etag = StripQuotes(resp->Header("etag"));
+  return ObjectInfo{full, size, etag.empty() ? digest->md5_hex : etag, clock_->Wall(), stored};
+}
+
+Result<ObjectInfo> S3Remote::PutMultipart(const std::string& what, const Source& src,
+                                          const std::string& full, const FileMeta& meta) {
+  const int fd = src.fd;
+  const std::uint64_t size = src.version.size;
+  auto whole = DigestRange(fd, 0, size, false);
+  if (!whole) return std::unexpected(whole.error().With(what));
+  if (auto ok = Unchanged(src, what); !ok) return std::unexpected(ok.error());
+  FileMeta stored = meta;
+  stored.md5_hex = whole->md5_hex;
+  Call init;
+  init.method = "POST";
+  init.key = full;
+  init.query = {{"uploads", ""}};
+  init.headers.emplace_back("content-type", "application/octet-stream");
+  AddMetaHeaders(init.headers, stored);
+  auto resp = Execute(what + " (initiate multipart)", init);
+  if (!resp) return std::unexpected(resp.error());
+  auto upload_id = ParseInitiateMultipartUpload(resp->body);
+  if (!upload_id) return std::unexpected(upload_id.error().With(what));
+  auto etag = UploadParts(src, full, *upload_id);
+  if (!etag) {
+    Call abort;
+    abort.method = "DELETE";
+    abort.key = full;
+    abort.query = {{"uploadId", *upload_id}};
+    (void)Execute(what + " (abort multipart)", abort);
+    return std::unexpected(etag.error().With(what));
+  }
+  return ObjectInfo{full, size, *etag, clock_->Wall(), stored};
+}
+
+// Uploads the parts one after another, each streamed from the file (memory stays bounded by
+// curl's buffers whatever the part size), then completes the upload. Returns the final ETag.
+Result<std::string> S3Remote::UploadParts(const Source& src, const std::string& full,
+                                          const std::string& upload_id) {
+  const int fd = src.fd;
+  const std::uint64_t size = src.version.size;
+  std::vector<std::pair<int, std::string>> parts;
+  std::uint64_t part_size = std::max<std::uint64_t>(cfg_.part_size, 5ull << 20);
+  for (std::uint64_t off = 0; off < size; off += part_size) {
+    std::uint64_t len = std::min(part_size, size - off);
+    int number = static_cast<int>(parts.size()) + 1;
+    auto digest = DigestRange(fd, off, len, true);
+    if (!digest) return std::unexpected(digest.error());
+    Call c;
+    c.method = "PUT";
+    c.key = full;
+    c.query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}};
+    c.body_fd = fd;
+    c.body_offset = off;
+    c.body_length = len;
+    c.payload_sha256 = digest->sha256_hex;
+    c.headers.emplace_back("content-md5", Base64Encode(*HexDecode(digest->md5_hex)));
+    auto resp = Execute("part " + std::to_string(number), c);
+    if (!resp) return std::unexpected(resp.error());
+    parts.emplace_back(number, StripQuotes(resp->Header("etag")));
+  }
+  if (auto ok = Unchanged(src, "complete multipart"); !ok) return std::unexpected(ok.error());
+  Call done;
+  done.method = "POST";
+  done.key = full;
+  done.query = {{"uploadId", upload_id}};
+  done.body = BuildCompleteMultipartUpload(parts);
+  done.headers.emplace_back("content-type", "application/xml");
+  auto resp = Execute("complete multipart", done);
+  if (!resp) return std::unexpected(resp.error());
+  return ParseCompleteMultipartUpload(resp->body);
+}
+
+Status S3Remote::Remove(std::span<const std::string> keys) {
+  for (std::size_t i = 0; i < keys.size(); i += kDeleteBatch) {
+    std::vector<std::string> batch;
+    for (std::size_t j = i; j < std::min(keys.size(), i + kDeleteBatch); ++j) {
+      batch.push_back(FullKey(keys[j]));
+    }
+    Call c;
+    c.method = "POST";
+    c.query = {{"delete", ""}};
+    c.body = BuildDeleteRequest(batch);
+    c.headers.emplace_back("content-md5", Base64Encode(Md5(c.body)));
+    c.headers.emplace_back("content-type", "application/xml");
+    std::string what = "remove " + std::to_string(batch.size()) + " keys";
+    auto resp = Execute(what, c);
+    if (!resp) return std::unexpected(resp.error());
+    auto result = ParseDeleteResult(resp->body);
+    if (!result) return std::unexpected(result.error().With(what));
+    for (const auto& f : result->failures) {
+      if (f.error.code == "NoSuchKey") continue;
+      return Fail(ClassifyS3Error(0, f.error.code), "remove " + f.key + ": " + f.error.code);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::unique_ptr<Remote> MakeS3Remote(S3Config config) {
+  return std::make_unique<S3Remote>(std::move(config));
+}
+
+}  // namespace cfgsync::s3

@@ -1,0 +1,36 @@
+// The S3 remote: path-style (default) or virtual-hosted addressing, SigV4, retries, multipart.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/clock.h"
+#include "remote/remote.h"
+#include "s3/sigv4.h"
+
+namespace cfgsync::s3 {
+
+struct S3Config {
+  std::string endpoint;  // "http://127.0.0.1:9000"; empty: https://s3.<region>.amazonaws.com
+  std::string region = "us-east-1";
+  std::string bucket;
+  std::string prefix;  // "" or "app/config": no leading or trailing '/'
+  Credentials creds;
+  bool path_style = true;  // false: https://<bucket>.<endpoint host>/key
+  std::string ca_bundle;   // PEM file for TLS verification; "" uses the system store
+  int transfers = 16;      // parallel connections kept for reuse
+  std::uint64_t multipart_threshold = 64ull << 20;  // files at least this big use multipart
+  std::uint64_t part_size = 16ull << 20;            // bounds memory per multipart transfer
+  int max_attempts = 6;                             // first try included
+  Millis base_backoff{200};
+  Millis max_backoff{10'000};
+  Millis connect_timeout{10'000};
+  Millis low_speed_timeout{60'000};  // abort a transfer stalled this long
+  Clock* clock = nullptr;            // nullptr: the real clock
+};
+
+// Returns an S3 remote for `config`. Does no I/O; the first request reports bad settings.
+std::unique_ptr<Remote> MakeS3Remote(S3Config config);
+
+}  // namespace cfgsync::s3

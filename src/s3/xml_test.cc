@@ -1,0 +1,491 @@
+#include "s3/xml.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <pugixml.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cfgsync::s3 {
+namespace {
+
+using namespace std::chrono;
+
+// Samples follow the shapes of AWS's documented responses; S3 sends them on one line, some are
+// pretty-printed here to cover both.
+
+constexpr char kListPlain[] = R"(<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Name>examplebucket</Name>
+  <Prefix>app/</Prefix>
+  <KeyCount>4</KeyCount>
+  <MaxKeys>1000</MaxKeys>
+  <IsTruncated>false</IsTruncated>
+  <Contents>
+    <Key>app/my-image.jpg</Key>
+    <LastModified>2009-10-12T17:50:30.000Z</LastModified>
+    <ETag>&quot;fba9dede5f27731c9771645a39863328&quot;</ETag>
+    <Size>434234</Size>
+    <StorageClass>STANDARD</StorageClass>
+  </Contents>
+  <Contents>
+    <Key>app/a+b %20&amp;&lt;x&gt;.ini</Key>
+    <LastModified>2023-01-02T03:04:05Z</LastModified>
+    <ETag>"0cc175b9c0f1b6a831c399e269772661"</ETag>
+    <Size>0</Size>
+    <StorageClass>STANDARD</StorageClass>
+  </Contents>
+  <Contents>
+    <Key> </Key>
+    <LastModified>2023-01-02T03:04:05.123456789Z</LastModified>
+    <ETag>"d41d8cd98f00b204e9800998ecf8427e"</ETag>
+    <Size>18446744073709551615</Size>
+  </Contents>
+  <Contents>
+    <Key>app/cr&#xD;lf&#xA;end</Key>
+    <LastModified>2023-01-02T03:04:05.1Z</LastModified>
+    <ETag>"d41d8cd98f00b204e9800998ecf8427e"</ETag>
+    <Size>7</Size>
+  </Contents>
+</ListBucketResult>)";
+
+constexpr char kListTruncated[] =
+    R"(<?xml version="1.0" encoding="UTF-8"?>)"
+    R"(<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name>)"
+    R"(<Prefix></Prefix><ContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=)"
+    R"(</ContinuationToken><NextContinuationToken>1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwN=)"
+    R"(</NextContinuationToken><KeyCount>2</KeyCount><MaxKeys>2</MaxKeys>)"
+    R"(<IsTruncated>true</IsTruncated><Contents><Key>happyface.jpg</Key>)"
+    R"(<LastModified>2014-11-21T19:40:05.000Z</LastModified>)"
+    R"(<ETag>&quot;70ee1738b6b21e2c8a43f3a5ab0eee71&quot;</ETag><Size>11</Size>)"
+    R"(<Owner><ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID></Owner>)"
+    R"(<StorageClass>STANDARD</StorageClass></Contents><Contents><Key>large.bin</Key>)"
+    R"(<LastModified>2014-05-02T04:51:50.000Z</LastModified>)"
+    R"(<ETag>&quot;3858f62230ac3c915f300c664312c11f-9&quot;</ETag><Size>150994944</Size>)"
+    R"(<ChecksumAlgorithm>CRC32</ChecksumAlgorithm><StorageClass>STANDARD</StorageClass>)"
+    R"(</Contents></ListBucketResult>)";
+
+constexpr char kListUrlEncoded[] =
+    R"(<?xml version="1.0" encoding="UTF-8"?>)"
+    R"(<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name>)"
+    R"(<Prefix>etc%2F</Prefix><KeyCount>9</KeyCount><MaxKeys>1000</MaxKeys>)"
+    R"(<Delimiter>%2F</Delimiter><EncodingType>url</EncodingType>)"
+    R"(<IsTruncated>false</IsTruncated>)"
+    R"(<Contents><Key>etc/a%20b.ini</Key><LastModified>2024-03-05T06:07:08.000Z</LastModified>)"
+    R"(<ETag>"11"</ETag><Size>1</Size></Contents>)"
+    R"(<Contents><Key>etc/my+file.ini</Key><LastModified>2024-03-05T06:07:08.000Z</LastModified>)"
+    R"(<ETag>"12"</ETag><Size>2</Size></Contents>)"
+    R"(<Contents><Key>etc/c%2B%2B.conf</Key><LastModified>2024-03-05T06:07:08.000Z</LastModified>)"
+    R"(<ETag>"13"</ETag><Size>3</Size></Contents>)"
+    R"(<Contents><Key>etc/line%0Abreak%0D%09</Key>)"
+    R"(<LastModified>2024-03-05T06:07:08.000Z</LastModified><ETag>"14"</ETag><Size>4</Size>)"
+    R"(</Contents>)"
+    R"(<Contents><Key>etc/caf%C3%A9.ini</Key><LastModified>2024-03-05T06:07:08.000Z</LastModified>)"
+    R"(<ETag>"15"</ETag><Size>5</Size></Contents>)"
+    R"(<Contents><Key>etc/%E2%82%AC%F0%9F%98%80</Key>)"
+    R"(<LastModified>2024-03-05T06:07:08.000Z</LastModified><ETag>"16"</ETag><Size>6</Size>)"
+    R"(</Contents>)"
+    R"(<Contents><Key>etc/100%25.txt</Key><LastModified>2024-03-05T06:07:08.000Z</LastModified>)"
+    R"(<ETag>"17"</ETag><Size>7</Size></Contents>)"
+    R"(<CommonPrefixes><Prefix>etc/sub+dir/</Prefix></CommonPrefixes>)"
+    R"(<CommonPrefixes><Prefix>etc/%E3%83%87%2B/</Prefix></CommonPrefixes>)"
+    R"(</ListBucketResult>)";
+
+constexpr char kNoSuchKey[] = R"(<?xml version="1.0" encoding="UTF-8"?>
+<Error>
+  <Code>NoSuchKey</Code>
+  <Message>The specified key does not exist.</Message>
+  <Key>etc/missing.ini</Key>
+  <RequestId>4442587FB7D0A2F9</RequestId>
+  <HostId>Uuag1LuByRx9e6j5Onimru9pO4ZVKnJ2Qz7/C1NPcfTWAtRPfTaOFg==</HostId>
+</Error>)";
+
+constexpr char kNoSuchBucket[] =
+    R"(<?xml version="1.0" encoding="UTF-8"?>)"
+    R"(<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message>)"
+    R"(<BucketName>nope</BucketName><RequestId>K2H6N7ZGQT6WHCEG</RequestId>)"
+    R"(<HostId>WWoZlnK4pTjKCYn6eNV7GgOurabfqLkjbSyqTvDMGBaI9uwzyNhSaDhOCPs8paFGye7S6b/AB3A=)"
+    R"(</HostId>)"
+    R"(</Error>)";
+
+constexpr char kInitiate[] = R"(<?xml version="1.0" encoding="UTF-8"?>
+<InitiateMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Bucket>example-bucket</Bucket>
+  <Key>example-object</Key>
+  <UploadId>VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA</UploadId>
+</InitiateMultipartUploadResult>)";
+
+constexpr char kCompleteOk[] = R"(<?xml version="1.0" encoding="UTF-8"?>
+<CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Location>https://example-bucket.s3.eu-west-1.amazonaws.com/Example-Object</Location>
+  <Bucket>example-bucket</Bucket>
+  <Key>Example-Object</Key>
+  <ETag>"3858f62230ac3c915f300c664312c11f-9"</ETag>
+</CompleteMultipartUploadResult>)";
+
+// A 200 response whose processing failed after the status line was sent: S3 kept the connection
+// alive with whitespace, then sent an <Error>.
+constexpr char kCompleteError[] = R"(<?xml version="1.0" encoding="UTF-8"?>
+            
+            
+<Error>
+  <Code>InternalError</Code>
+  <Message>We encountered an internal error. Please try again.</Message>
+  <RequestId>656c76696e6727732072657175657374</RequestId>
+  <HostId>Uuag1LuByRx9e6j5Onimru9pO4ZVKnJ2Qz7/C1NPcfTWAtRPfTaOFg==</HostId>
+</Error>)";
+
+constexpr char kDeleteResult[] = R"(<?xml version="1.0" encoding="UTF-8"?>
+<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Deleted>
+    <Key>sample1.txt</Key>
+  </Deleted>
+  <Deleted>
+    <Key>dir/with space&amp;amp.txt</Key>
+    <DeleteMarker>true</DeleteMarker>
+    <DeleteMarkerVersionId>NeQt5xeFTfgPJD8B4CGWnkSLtluMr11s</DeleteMarkerVersionId>
+  </Deleted>
+  <Error>
+    <Key>sample2.txt</Key>
+    <Code>AccessDenied</Code>
+    <Message>Access Denied</Message>
+  </Error>
+</DeleteResult>)";
+
+WallTime At(int y, unsigned mo, unsigned d, int h, int mi, int s) {
+  return sys_days{year{y} / mo / d} + hours{h} + minutes{mi} + seconds{s};
+}
+
+TEST(ParseListObjectsV2Test, PlainListing) {
+  Result<ListPage> page = ParseListObjectsV2(kListPlain);
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->entries.size(), 4u);
+  const ListEntry& first = page->entries[0];
+  EXPECT_EQ(first.key, "app/my-image.jpg");
+  EXPECT_EQ(first.size, 434234u);
+  EXPECT_EQ(first.etag, "fba9dede5f27731c9771645a39863328");
+  EXPECT_EQ(first.last_modified, At(2009, 10, 12, 17, 50, 30));
+  EXPECT_EQ(page->entries[1].key, "app/a+b %20&<x>.ini");
+  EXPECT_EQ(page->entries[1].size, 0u);
+  EXPECT_EQ(page->entries[1].etag, "0cc175b9c0f1b6a831c399e269772661");
+  EXPECT_EQ(page->entries[2].key, " ");
+  EXPECT_EQ(page->entries[2].size, 18446744073709551615u);
+  EXPECT_EQ(page->entries[2].last_modified, At(2023, 1, 2, 3, 4, 5) + nanoseconds{123456789});
+  EXPECT_EQ(page->entries[3].key, "app/cr\rlf\nend");
+  EXPECT_EQ(page->entries[3].last_modified, At(2023, 1, 2, 3, 4, 5) + milliseconds{100});
+  EXPECT_FALSE(page->truncated);
+  EXPECT_TRUE(page->next_continuation_token.empty());
+  EXPECT_TRUE(page->common_prefixes.empty());
+}
+
+TEST(ParseListObjectsV2Test, TruncatedPageCarriesToken) {
+  Result<ListPage> page = ParseListObjectsV2(kListTruncated);
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_continuation_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwN=");
+  ASSERT_EQ(page->entries.size(), 2u);
+  EXPECT_EQ(page->entries[0].key, "happyface.jpg");
+  EXPECT_EQ(page->entries[1].key, "large.bin");
+  EXPECT_EQ(page->entries[1].etag, "3858f62230ac3c915f300c664312c11f-9");
+  EXPECT_EQ(page->entries[1].size, 150994944u);
+  EXPECT_EQ(page->entries[1].last_modified, At(2014, 5, 2, 4, 51, 50));
+}
+
+TEST(ParseListObjectsV2Test, UrlEncodedKeysAreDecodedByteExact) {
+  Result<ListPage> page = ParseListObjectsV2(kListUrlEncoded);
+  ASSERT_TRUE(page) << page.error().message;
+  std::vector<std::string> keys;
+  for (const ListEntry& e : page->entries) keys.push_back(e.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"etc/a b.ini", "etc/my file.ini", "etc/c++.conf",
+                                            "etc/line\nbreak\r\t", "etc/caf\xC3\xA9.ini",
+                                            "etc/\xE2\x82\xAC\xF0\x9F\x98\x80", "etc/100%.txt"}));
+  EXPECT_EQ(page->common_prefixes,
+            (std::vector<std::string>{"etc/sub dir/", "etc/\xE3\x83\x87+/"}));
+  EXPECT_EQ(page->entries[0].etag, "11");
+}
+
+TEST(ParseListObjectsV2Test, EmptyBucket) {
+  Result<ListPage> page = ParseListObjectsV2(
+      R"(<?xml version="1.0" encoding="UTF-8"?>)"
+      R"(<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name>)"
+      R"(<Prefix>nothing/</Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>)"
+      R"(<IsTruncated>false</IsTruncated></ListBucketResult>)");
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_TRUE(page->entries.empty());
+  EXPECT_FALSE(page->truncated);
+}
+
+void ExpectListProtocolError(std::string_view xml, std::string_view fragment) {
+  Result<ListPage> page = ParseListObjectsV2(xml);
+  ASSERT_FALSE(page) << xml;
+  EXPECT_EQ(page.error().kind, ErrorKind::kProtocol) << xml;
+  EXPECT_TRUE(page.error().message.starts_with("ListObjectsV2: ")) << page.error().message;
+  EXPECT_NE(page.error().message.find(fragment), std::string::npos) << page.error().message;
+}
+
+TEST(ParseListObjectsV2Test, MalformedDocuments) {
+  ExpectListProtocolError("", "ListObjectsV2: malformed XML: ");
+  ExpectListProtocolError("<ListBucketResult><Contents>", "ListObjectsV2: malformed XML: ");
+  ExpectListProtocolError("Service Unavailable", "malformed XML");
+  ExpectListProtocolError("<ListAllMyBucketsResult/>", "unexpected root element");
+}
+
+TEST(ParseListObjectsV2Test, MalformedEntries) {
+  constexpr char kHead[] = "<ListBucketResult><IsTruncated>false</IsTruncated><Contents>";
+  constexpr char kTail[] = "</Contents></ListBucketResult>";
+  auto doc = [&](std::string body) { return kHead + body + kTail; };
+  constexpr char kDate[] = "<LastModified>2009-10-12T17:50:30.000Z</LastModified>";
+  ExpectListProtocolError(doc(std::string("<Size>1</Size>") + kDate), "without <Key>");
+  ExpectListProtocolError(doc(std::string("<Key>k</Key>") + kDate), "<Size>");
+  ExpectListProtocolError(doc(std::string("<Key>k</Key><Size>12x</Size>") + kDate), "<Size>");
+  ExpectListProtocolError(doc(std::string("<Key>k</Key><Size>-1</Size>") + kDate), "<Size>");
+  ExpectListProtocolError(doc("<Key>k</Key><Size>1</Size>"), "<LastModified>");
+  ExpectListProtocolError(doc("<Key>k</Key><Size>1</Size><LastModified>yesterday</LastModified>"),
+                          "<LastModified>");
+}
+
+TEST(ParseListObjectsV2Test, BadPercentEncoding) {
+  for (const char* key : {"a%G1", "a%2", "a%", "%zz"}) {
+    ExpectListProtocolError(std::string("<ListBucketResult><EncodingType>url</EncodingType>") +
+                                "<Contents><Key>" + key + "</Key><Size>1</Size>" +
+                                "<LastModified>2009-10-12T17:50:30Z</LastModified></Contents>" +
+                                "</ListBucketResult>",
+                            "percent-encoding");
+  }
+}
+
+TEST(ParseListObjectsV2Test, TruncationFlags) {
+  ExpectListProtocolError("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
+                          "NextContinuationToken");
+  ExpectListProtocolError("<ListBucketResult><IsTruncated>maybe</IsTruncated></ListBucketResult>",
+                          "IsTruncated");
+}
+
+TEST(ParseListObjectsV2Test, ErrorDocumentIsClassified) {
+  Result<ListPage> page = ParseListObjectsV2(kNoSuchBucket);
+  ASSERT_FALSE(page);
+  EXPECT_EQ(page.error().kind, ErrorKind::kNoSuchBucket);
+  EXPECT_NE(page.error().message.find("NoSuchBucket"), std::string::npos);
+}
+
+TEST(ParseErrorBodyTest, ReadsFields) {
+  std::optional<S3ErrorBody> body = ParseErrorBody(kNoSuchKey);
+  ASSERT_TRUE(body);
+  EXPECT_EQ(body->code, "NoSuchKey");
+  EXPECT_EQ(body->message, "The specified key does not exist.");
+  EXPECT_EQ(body->key, "etc/missing.ini");
+  EXPECT_EQ(body->request_id, "4442587FB7D0A2F9");
+  std::optional<S3ErrorBody> bucket = ParseErrorBody(kNoSuchBucket);
+  ASSERT_TRUE(bucket);
+  EXPECT_EQ(bucket->code, "NoSuchBucket");
+  EXPECT_EQ(bucket->key, "");
+  EXPECT_EQ(bucket->request_id, "K2H6N7ZGQT6WHCEG");
+}
+
+TEST(ParseErrorBodyTest, NotAnErrorDocument) {
+  EXPECT_EQ(ParseErrorBody(""), std::nullopt);
+  EXPECT_EQ(ParseErrorBody("<html><body><h1>502 Bad Gateway</h1></body></html>"), std::nullopt);
+  EXPECT_EQ(ParseErrorBody("Bad Gateway"), std::nullopt);
+  EXPECT_EQ(ParseErrorBody("<Error><Code>Oops"), std::nullopt);
+  EXPECT_EQ(ParseErrorBody(kInitiate), std::nullopt);
+}
+
+TEST(ParseInitiateMultipartUploadTest, ReturnsUploadId) {
+  Result<std::string> id = ParseInitiateMultipartUpload(kInitiate);
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_EQ(*id, "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA");
+}
+
+TEST(ParseInitiateMultipartUploadTest, Failures) {
+  Result<std::string> missing = ParseInitiateMultipartUpload(
+      "<InitiateMultipartUploadResult><Bucket>b</Bucket>"
+      "</InitiateMultipartUploadResult>");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind, ErrorKind::kProtocol);
+  EXPECT_EQ(missing.error().message, "InitiateMultipartUpload: missing <UploadId>");
+  Result<std::string> garbage = ParseInitiateMultipartUpload("<<<");
+  ASSERT_FALSE(garbage);
+  EXPECT_TRUE(garbage.error().message.starts_with("InitiateMultipartUpload: malformed XML: "));
+}
+
+TEST(ParseCompleteMultipartUploadTest, ReturnsEtagWithoutQuotes) {
+  Result<std::string> etag = ParseCompleteMultipartUpload(kCompleteOk);
+  ASSERT_TRUE(etag) << etag.error().message;
+  EXPECT_EQ(*etag, "3858f62230ac3c915f300c664312c11f-9");
+}
+
+TEST(ParseCompleteMultipartUploadTest, ErrorInsideA200IsAnError) {
+  Result<std::string> etag = ParseCompleteMultipartUpload(kCompleteError);
+  ASSERT_FALSE(etag);
+  EXPECT_EQ(etag.error().kind, ErrorKind::kTransient);
+  EXPECT_EQ(etag.error().message,
+            "CompleteMultipartUpload: InternalError: We encountered an internal error. Please try "
+            "again.");
+}
+
+TEST(ParseCompleteMultipartUploadTest, ErrorKindsFollowTheCode) {
+  auto kind_for = [](std::string_view code) {
+    std::string xml = "\n \n<Error><Code>" + std::string(code) + "</Code></Error>";
+    Result<std::string> etag = ParseCompleteMultipartUpload(xml);
+    EXPECT_FALSE(etag);
+    return etag ? ErrorKind::kIo : etag.error().kind;
+  };
+  EXPECT_EQ(kind_for("SlowDown"), ErrorKind::kThrottled);
+  EXPECT_EQ(kind_for("NoSuchUpload"), ErrorKind::kNotFound);
+  EXPECT_EQ(kind_for("InvalidPart"), ErrorKind::kProtocol);
+  EXPECT_EQ(kind_for("AccessDenied"), ErrorKind::kAuth);
+}
+
+TEST(ParseCompleteMultipartUploadTest, MissingEtag) {
+  Result<std::string> etag = ParseCompleteMultipartUpload(
+      "<CompleteMultipartUploadResult><Key>k</Key>"
+      "</CompleteMultipartUploadResult>");
+  ASSERT_FALSE(etag);
+  EXPECT_EQ(etag.error().kind, ErrorKind::kProtocol);
+}
+
+TEST(ParseDeleteResultTest, DeletedAndFailed) {
+  Result<DeleteResult> result = ParseDeleteResult(kDeleteResult);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->deleted, (std::vector<std::string>{"sample1.txt", "dir/with space&amp.txt"}));
+  ASSERT_EQ(result->failures.size(), 1u);
+  EXPECT_EQ(result->failures[0].key, "sample2.txt");
+  EXPECT_EQ(result->failures[0].error.code, "AccessDenied");
+  EXPECT_EQ(result->failures[0].error.message, "Access Denied");
+  EXPECT_EQ(result->failures[0].error.key, "sample2.txt");
+}
+
+TEST(ParseDeleteResultTest, QuietSuccessIsEmpty) {
+  Result<DeleteResult> result =
+      ParseDeleteResult(R"(<?xml version="1.0" encoding="UTF-8"?>)"
+                        R"(<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>)");
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_TRUE(result->deleted.empty());
+  EXPECT_TRUE(result->failures.empty());
+}
+
+TEST(ParseDeleteResultTest, WholeRequestError) {
+  Result<DeleteResult> result = ParseDeleteResult(
+      "<Error><Code>MalformedXML</Code><Message>The XML you provided was not well-formed"
+      "</Message></Error>");
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::kProtocol);
+  EXPECT_TRUE(result.error().message.starts_with("DeleteObjects: MalformedXML"))
+      << result.error().message;
+}
+
+TEST(BuildDeleteRequestTest, ExactBody) {
+  std::vector<std::string> keys = {"a.ini", "x&y<z>\"'.ini"};
+  EXPECT_EQ(BuildDeleteRequest(keys),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
+            "<Object><Key>a.ini</Key></Object>"
+            "<Object><Key>x&amp;y&lt;z&gt;\"'.ini</Key></Object>"
+            "</Delete>");
+}
+
+TEST(BuildDeleteRequestTest, ControlBytesAreCharacterReferences) {
+  std::vector<std::string> keys = {"t\tn\nr\r", std::string("\x01\x1F\x7F", 3)};
+  std::string body = BuildDeleteRequest(keys);
+  EXPECT_NE(body.find("<Key>t&#x9;n&#xA;r&#xD;</Key>"), std::string::npos) << body;
+  EXPECT_NE(body.find("<Key>&#x1;&#x1F;&#x7F;</Key>"), std::string::npos) << body;
+}
+
+TEST(BuildDeleteRequestTest, KeysRoundTripThroughAnXmlParser) {
+  std::vector<std::string> keys = {"plain",
+                                   " lead and trail ",
+                                   "a\r\nb\rc\n",
+                                   "tab\tx",
+                                   "caf\xC3\xA9/\xF0\x9F\x98\x80",
+                                   "]]>&amp;<!--",
+                                   "%20+%2B",
+                                   std::string("\x02x", 2)};
+  std::string body = BuildDeleteRequest(keys);
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_buffer(body.data(), body.size(), pugi::parse_default | pugi::parse_ws_pcdata,
+                              pugi::encoding_utf8));
+  std::vector<std::string> parsed;
+  for (pugi::xml_node object : doc.child("Delete").children("Object")) {
+    parsed.push_back(object.child_value("Key"));
+  }
+  EXPECT_EQ(parsed, keys);
+  EXPECT_STREQ(doc.child("Delete").child_value("Quiet"), "true");
+}
+
+TEST(BuildCompleteMultipartUploadTest, SortedAndQuoted) {
+  std::vector<std::pair<int, std::string>> parts = {{3, "\"cccc\""}, {1, "aaaa"}, {2, "bbbb-1"}};
+  EXPECT_EQ(BuildCompleteMultipartUpload(parts),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            "<Part><PartNumber>1</PartNumber><ETag>\"aaaa\"</ETag></Part>"
+            "<Part><PartNumber>2</PartNumber><ETag>\"bbbb-1\"</ETag></Part>"
+            "<Part><PartNumber>3</PartNumber><ETag>\"cccc\"</ETag></Part>"
+            "</CompleteMultipartUpload>");
+}
+
+TEST(ClassifyS3ErrorTest, CodesAndStatuses) {
+  struct Case {
+    int status;
+    const char* code;
+    ErrorKind kind;
+  };
+  const Case cases[] = {
+      {404, "NoSuchKey", ErrorKind::kNotFound},
+      {404, "", ErrorKind::kNotFound},
+      {404, "NoSuchBucket", ErrorKind::kNoSuchBucket},
+      {403, "AccessDenied", ErrorKind::kAuth},
+      {403, "InvalidAccessKeyId", ErrorKind::kAuth},
+      {403, "SignatureDoesNotMatch", ErrorKind::kAuth},
+      {400, "ExpiredToken", ErrorKind::kAuth},
+      {400, "AuthorizationHeaderMalformed", ErrorKind::kAuth},
+      {401, "", ErrorKind::kAuth},
+      {403, "", ErrorKind::kAuth},
+      {429, "", ErrorKind::kThrottled},
+      {503, "SlowDown", ErrorKind::kThrottled},
+      {503, "", ErrorKind::kThrottled},
+      {500, "InternalError", ErrorKind::kTransient},
+      {500, "", ErrorKind::kTransient},
+      {502, "", ErrorKind::kTransient},
+      {504, "", ErrorKind::kTransient},
+      {400, "RequestTimeout", ErrorKind::kTransient},
+      {412, "PreconditionFailed", ErrorKind::kPrecondition},
+      {412, "", ErrorKind::kPrecondition},
+      {400, "BadDigest", ErrorKind::kCorrupt},
+      {400, "InvalidArgument", ErrorKind::kProtocol},
+      {400, "MalformedXML", ErrorKind::kProtocol},
+      {405, "MethodNotAllowed", ErrorKind::kProtocol},
+      {409, "BucketNotEmpty", ErrorKind::kProtocol},
+      {200, "InternalError", ErrorKind::kTransient},
+      {200, "SomethingNew", ErrorKind::kProtocol},
+      {301, "PermanentRedirect", ErrorKind::kProtocol},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(ClassifyS3Error(c.status, c.code), c.kind) << c.status << " " << c.code;
+  }
+}
+
+TEST(ParseIso8601Test, Accepted) {
+  EXPECT_EQ(ParseIso8601("2009-10-12T17:50:30.000Z"), At(2009, 10, 12, 17, 50, 30));
+  EXPECT_EQ(ParseIso8601("2009-10-12T17:50:30Z"), At(2009, 10, 12, 17, 50, 30));
+  EXPECT_EQ(ParseIso8601("2024-02-29T23:59:59.5Z"),
+            At(2024, 2, 29, 23, 59, 59) + milliseconds{500});
+  EXPECT_EQ(ParseIso8601("1970-01-01T00:00:00.000000001Z"), WallTime{} + nanoseconds{1});
+  EXPECT_EQ(ParseIso8601("2009-10-12T19:50:30.000+02:00"), At(2009, 10, 12, 17, 50, 30));
+  EXPECT_EQ(ParseIso8601("2009-10-12T12:20:30-05:30"), At(2009, 10, 12, 17, 50, 30));
+}
+
+TEST(ParseIso8601Test, Rejected) {
+  for (const char* s :
+       {"", "2009-10-12T17:50:30", "2009-10-12 17:50:30Z", "2009-13-12T17:50:30Z",
+        "2023-02-29T17:50:30Z", "2009-10-12T24:00:00Z", "2009-10-12T17:60:30Z",
+        "2009-10-12T17:50:60Z", "2009-10-12T17:50:30.Z", "2009-10-12T17:50:30.0000000001Z",
+        "2009-10-12T17:50:30ZZ", "2009-10-12T17:50:30+0200", "2009-1x-12T17:50:30Z",
+        "Mon, 12 Oct 2009 17:50:30 GMT"}) {
+    EXPECT_EQ(ParseIso8601(s), std::nullopt) << s;
+  }
+}
+
+}  // namespace
+}  // namespace cfgsync::s3

@@ -1,0 +1,45 @@
+// A snapshot of the synced folder: every regular file the filter lets through, with the
+// attributes that are stored with it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "remote/metadata.h"
+#include "sync/filter.h"
+
+namespace cfgsync {
+
+struct LocalFile {
+  std::string rel;  // '/'-separated path relative to the root: the object key
+  FileVersion version;
+  FileMeta meta;  // mtime, mode, uid, gid (no md5: hashing is left to whoever needs it)
+};
+
+struct LocalTree {
+  bool root_exists = false;
+  std::vector<LocalFile> files;   // sorted by rel (byte order, the order of S3 listings)
+  std::vector<std::string> dirs;  // every folder below the root that the filter may include
+  int skipped_symlinks = 0;
+  int skipped_special = 0;  // sockets, fifos, devices
+};
+
+// Called once per skipped entry (symlink or special file) with its relative path and why.
+using SkipReporter = std::function<void(const std::string& rel, std::string_view why)>;
+
+// Walks `root` without following symlinks. Our temporary files are ignored. Directories the
+// filter can exclude entirely are not descended into. A missing root is not an error:
+// root_exists is false and the tree is empty. Unreadable folders are kIo naming the folder.
+Result<LocalTree> ScanTree(const std::filesystem::path& root, const Filter& filter,
+                           const SkipReporter& on_skip = {});
+
+// Stats one file under `root` without following symlinks; kNotFound when missing,
+// kInvalidArgument when it is not a regular file.
+Result<LocalFile> StatLocal(const std::filesystem::path& root, const std::string& rel);
+
+}  // namespace cfgsync

@@ -1,0 +1,222 @@
+#include "sync/push.h"
+
+#include <dirent.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "core/fs.h"
+#include "core/parallel.h"
+
+namespace cfgsync {
+namespace {
+
+// True when `root` holds at least one regular file the filter includes (stops at the first).
+bool HasAnyFile(const std::filesystem::path& root, const Filter& filter) {
+  std::error_code ec;
+  std::filesystem::recursive_directory_iterator it(root, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
+      std::string rel = it->path().lexically_relative(root).generic_string();
+      if (filter.IncludesFile(rel)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Pusher::Pusher(Remote& remote, const Filter& filter, PushOptions opts, Clock& clock)
+    : remote_(remote), filter_(filter), opts_(std::move(opts)), clock_(clock) {}
+
+std::size_t Pusher::IndexSize() const {
+  std::lock_guard lock(mu_);
+  return index_.size();
+}
+
+std::optional<std::string> Pusher::LocalMd5(const LocalFile& f) const {
+  auto fd = OpenForRead(opts_.dir / f.rel);
+  if (!fd) return std::nullopt;
+  auto d = DigestRange(fd->get(), 0, f.version.size, false);
+  return d ? std::optional(d->md5_hex) : std::nullopt;
+}
+
+Result<std::uint64_t> Pusher::Upload(const std::string& rel) {
+  auto f = StatLocal(opts_.dir, rel);
+  if (!f) return std::unexpected(f.error());
+  auto info = remote_.Put(opts_.dir / rel, rel, f->meta);
+  if (!info) return std::unexpected(info.error());
+  std::lock_guard lock(mu_);
+  index_[rel] = RemoteEntry{info->size, info->etag, info->modified, info->meta};
+  return info->size;
+}
+
+// Fetches the stored attributes of a file whose content matches, and uploads it again only if
+// they differ from the local file's.
+Status Pusher::Verify(const std::string& rel, PushStats& stats) {
+  auto st = remote_.Stat(rel);
+  if (!st) return std::unexpected(st.error());
+  auto f = StatLocal(opts_.dir, rel);
+  if (!f) return std::unexpected(f.error());
+  if (st->meta && SameAttributes(f->meta, *st->meta)) {
+    std::lock_guard lock(mu_);
+    index_[rel] = RemoteEntry{st->size, st->etag, st->modified, st->meta};
+    ++stats.identical;
+    return {};
+  }
+  auto bytes = Upload(rel);
+  if (!bytes) return std::unexpected(bytes.error());
+  ++stats.uploaded;
+  stats.bytes += *bytes;
+  return {};
+}
+
+Status Pusher::ApplyPlan(const PushPlan& plan, PushStats& stats) {
+  std::mutex mu;
+  std::size_t n_up = plan.uploads.size();
+  ParallelFor(n_up + plan.verify.size(), opts_.transfers, [&](std::size_t i) {
+    const std::string& rel = i < n_up ? plan.uploads[i] : plan.verify[i - n_up];
+    PushStats local;
+    Status ok;
+    if (i < n_up) {
+      auto bytes = Upload(rel);
+      if (bytes)
+        local.uploaded = 1, local.bytes = *bytes;
+      else
+        ok = std::unexpected(bytes.error());
+    } else {
+      ok = Verify(rel, local);
+    }
+    std::lock_guard lock(mu);
+    if (ok) {
+      stats.uploaded += local.uploaded;
+      stats.identical += local.identical;
+      stats.bytes += local.bytes;
+      if (local.uploaded) spdlog::info("pushed {} ({} bytes)", rel, local.bytes);
+    } else if (ok.error().kind == ErrorKind::kChanged || ok.error().kind == ErrorKind::kNotFound) {
+      ++stats.changed_while_read;
+      spdlog::info("{}: changed while being read; pushed again later", rel);
+    } else {
+      ++stats.failed;
+      spdlog::error("{}", ok.error().message);
+    }
+  });
+  if (plan.deletes.empty()) return {};
+  if (auto ok = remote_.Remove(plan.deletes); !ok) return ok;
+  std::lock_guard lock(mu_);
+  for (const auto& k : plan.deletes) {
+    index_.erase(k);
+    spdlog::info("deleted {}", k);
+  }
+  stats.deleted += static_cast<std::int64_t>(plan.deletes.size());
+  return {};
+}
+
+Result<PushStats> Pusher::Reconcile() {
+  auto t0 = clock_.Mono();
+  auto listing = remote_.List("");
+  if (!listing) return std::unexpected(listing.error());
+  RemoteIndex fresh = IndexFromListing(*listing);
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [key, entry] : fresh) {
+      auto old = index_.find(key);
+      if (!entry.meta && old != index_.end() && old->second.etag == entry.etag &&
+          old->second.size == entry.size) {
+        entry.meta = old->second.meta;  // what we stored ourselves is still there
+      }
+    }
+    index_ = fresh;
+  }
+  auto tree = ScanTree(opts_.dir, filter_, [](const std::string& rel, std::string_view why) {
+    spdlog::warn("skipped {}: {}", rel, why);
+  });
+  if (!tree) return std::unexpected(tree.error());
+  PushPlan plan =
+      PlanPush(*tree, fresh, filter_, opts_.guard, [&](const LocalFile& f) { return LocalMd5(f); });
+  PushStats stats;
+  stats.identical = plan.identical;
+  stats.blocked_deletes = plan.blocked_deletes;
+  stats.guard_reason = plan.guard_reason;
+  if (!plan.guard_reason.empty()) spdlog::error("deletion guard: {}", plan.guard_reason);
+  if (opts_.dry_run) {
+    for (const auto& k : plan.uploads) std::printf("upload  %s\n", k.c_str());
+    for (const auto& k : plan.verify) std::printf("check   %s\n", k.c_str());
+    for (const auto& k : plan.deletes) std::printf("delete  %s\n", k.c_str());
+    stats.uploaded = static_cast<std::int64_t>(plan.uploads.size());
+    stats.deleted = static_cast<std::int64_t>(plan.deletes.size());
+  } else if (auto ok = ApplyPlan(plan, stats); !ok) {
+    return std::unexpected(ok.error());
+  }
+  stats.seconds = std::chrono::duration<double>(clock_.Mono() - t0).count();
+  return stats;
+}
+
+Result<PushStats> Pusher::PushPath(const std::string& rel) {
+  PushStats stats;
+  if (!filter_.IncludesFile(rel)) return stats;
+  auto f = StatLocal(opts_.dir, rel);
+  if (!f) return std::unexpected(f.error());
+  {
+    std::lock_guard lock(mu_);
+    auto it = index_.find(rel);
+    if (it != index_.end() && it->second.meta && it->second.meta->md5_hex &&
+        it->second.size == f->version.size && SameAttributes(f->meta, *it->second.meta)) {
+      auto md5 = LocalMd5(*f);
+      if (md5 && *md5 == *it->second.meta->md5_hex) {
+        stats.identical = 1;
+        return stats;
+      }
+    }
+  }
+  auto bytes = Upload(rel);
+  if (!bytes) return std::unexpected(bytes.error());
+  stats.uploaded = 1;
+  stats.bytes = *bytes;
+  return stats;
+}
+
+Result<PushStats> Pusher::RemovePaths(const std::vector<std::string>& rels) {
+  PushStats stats;
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& rel : rels) {
+      std::error_code ec;
+      for (auto it = index_.lower_bound(rel); it != index_.end() && it->first.starts_with(rel);
+           ++it) {
+        const std::string& k = it->first;
+        if (k.size() != rel.size() && k[rel.size()] != '/') continue;
+        if (!std::filesystem::exists(std::filesystem::symlink_status(opts_.dir / k, ec)))
+          keys.push_back(k);
+      }
+    }
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    if (keys.empty()) return stats;
+    stats.guard_reason = DeleteGuardVerdict(opts_.guard, static_cast<std::int64_t>(keys.size()),
+                                            static_cast<std::int64_t>(index_.size()),
+                                            !HasAnyFile(opts_.dir, filter_));
+  }
+  if (!stats.guard_reason.empty()) {
+    stats.blocked_deletes = static_cast<std::int64_t>(keys.size());
+    return stats;
+  }
+  if (auto ok = remote_.Remove(keys); !ok) return std::unexpected(ok.error());
+  std::lock_guard lock(mu_);
+  for (const auto& k : keys) index_.erase(k);
+  stats.deleted = static_cast<std::int64_t>(keys.size());
+  return stats;
+}
+
+std::string SummaryLine(const PushStats& s) {
+  std::string line = fmt::format("uploaded {} ({} bytes), deleted {}, identical {}, failed {}",
+                                 s.uploaded, s.bytes, s.deleted, s.identical, s.failed);
+  if (s.changed_while_read) line += fmt::format(", changed while read {}", s.changed_while_read);
+  if (s.blocked_deletes)
+    line += fmt::format(", {} deletions blocked ({})", s.blocked_deletes, s.guard_reason);
+  return line + fmt::format(", in {:.2f}s", s.seconds);
+}
+
+}  // namespace cfgsync

@@ -1,0 +1,134 @@
+#include "sync/push_plan.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <set>
+
+namespace cfgsync {
+namespace {
+
+WallTime ToWall(FileTime t) {
+  return WallTime{} + std::chrono::seconds(t.sec) + std::chrono::nanoseconds(t.nsec);
+}
+
+std::optional<std::string> StoredMd5(const RemoteEntry& e) {
+  if (e.meta && e.meta->md5_hex) return e.meta->md5_hex;
+  if (IsMd5Etag(e.etag)) return e.etag;
+  return std::nullopt;
+}
+
+// One local file against what is stored under its key.
+enum class Verdict { kUpload, kVerify, kIdentical };
+
+Verdict Compare(const LocalFile& f, const RemoteEntry& r, const Md5Of& md5_of) {
+  if (f.version.size != r.size) return Verdict::kUpload;
+  auto stored = StoredMd5(r);
+  if (stored) {
+    auto local = md5_of(f);
+    if (!local || *local != *stored) return Verdict::kUpload;
+  }
+  if (r.meta && r.meta->mtime)
+    return SameAttributes(f.meta, *r.meta) ? Verdict::kIdentical : Verdict::kUpload;
+  // Nothing about the file (content, mode, owner) can have changed after the object was stored
+  // if its ctime is older: skip the HEAD that would tell.
+  if (ToWall(f.version.ctime) < r.modified) return stored ? Verdict::kIdentical : Verdict::kVerify;
+  return Verdict::kVerify;
+}
+
+}  // namespace
+
+RemoteIndex IndexFromListing(const std::vector<ObjectInfo>& listing) {
+  RemoteIndex index;
+  for (const auto& o : listing)
+    index.emplace(o.key, RemoteEntry{o.size, o.etag, o.modified, o.meta});
+  return index;
+}
+
+Result<DeleteGuard> ParseDeleteGuard(std::string_view text) {
+  auto bad = [&] {
+    return Fail(
+        ErrorKind::kConfig,
+        "--max-delete: want a count (25) or a percentage (50%), not \"" + std::string(text) + "\"");
+  };
+  bool percent = text.ends_with('%');
+  std::string_view num = percent ? text.substr(0, text.size() - 1) : text;
+  double v = 0;
+  auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
+  if (num.empty() || ec != std::errc() || p != num.data() + num.size() || v < 0 ||
+      !std::isfinite(v)) {
+    return bad();
+  }
+  DeleteGuard g;
+  if (percent) {
+    if (v > 100) return bad();
+    g.max_percent = v;
+  } else {
+    if (v != std::floor(v)) return bad();
+    g.max_count = static_cast<std::int64_t>(v);
+  }
+  return g;
+}
+
+std::string DeleteGuardVerdict(const DeleteGuard& guard, std::int64_t deletions, std::int64_t total,
+                               bool local_empty) {
+  if (deletions == 0) return "";
+  if (local_empty) return "the local folder is missing or empty: deleting nothing";
+  if (guard.max_count && deletions > *guard.max_count) {
+    return fmt::format("{} deletions exceed --max-delete {}", deletions, *guard.max_count);
+  }
+  if (guard.max_percent && total > guard.percent_min_objects &&
+      static_cast<double>(deletions) * 100.0 > *guard.max_percent * static_cast<double>(total)) {
+    return fmt::format("{} of {} objects would be deleted, over --max-delete {}%", deletions, total,
+                       *guard.max_percent);
+  }
+  return "";
+}
+
+bool SameAttributes(const FileMeta& local, const FileMeta& stored) {
+  return local.mtime == stored.mtime && local.mode == stored.mode && local.uid == stored.uid &&
+         local.gid == stored.gid;
+}
+
+PushPlan PlanPush(const LocalTree& local, const RemoteIndex& remote, const Filter& filter,
+                  const DeleteGuard& guard, const Md5Of& md5_of) {
+  PushPlan plan;
+  std::set<std::string_view> present;
+  for (const auto& f : local.files) {
+    present.insert(f.rel);
+    auto it = remote.find(f.rel);
+    if (it == remote.end()) {
+      plan.uploads.push_back(f.rel);
+      continue;
+    }
+    switch (Compare(f, it->second, md5_of)) {
+      case Verdict::kUpload:
+        plan.uploads.push_back(f.rel);
+        break;
+      case Verdict::kVerify:
+        plan.verify.push_back(f.rel);
+        break;
+      case Verdict::kIdentical:
+        ++plan.identical;
+        break;
+    }
+  }
+  std::vector<std::string> deletes;
+  for (const auto& [key, entry] : remote) {
+    if (present.contains(key) || key.ends_with('/') || !filter.IncludesFile(key)) continue;
+    deletes.push_back(key);
+  }
+  auto n = static_cast<std::int64_t>(deletes.size());
+  if (n == 0) return plan;
+  plan.guard_reason = DeleteGuardVerdict(guard, n, static_cast<std::int64_t>(remote.size()),
+                                         !local.root_exists || local.files.empty());
+  if (plan.guard_reason.empty()) {
+    plan.deletes = std::move(deletes);
+  } else {
+    plan.blocked_deletes = n;
+  }
+  return plan;
+}
+
+}  // namespace cfgsync

@@ -1,0 +1,325 @@
+#include "sync/restore.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+
+#include "core/fs.h"
+#include "core/parallel.h"
+#include "sync/safe_dir.h"
+
+namespace cfgsync {
+namespace {
+
+std::pair<std::string, std::string> SplitParent(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  if (slash == std::string::npos) return {"", rel};
+  return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
+mode_t DefaultFileMode() {
+  mode_t mask = ::umask(0);
+  ::umask(mask);
+  return 0666 & ~mask;
+}
+
+// Removes our temporary files left by an interrupted run, in the root and every folder below.
+std::int64_t RemoveStaleTemps(int root_fd, const LocalTree& tree) {
+  std::int64_t removed = 0;
+  std::vector<std::string> dirs = tree.dirs;
+  dirs.insert(dirs.begin(), "");
+  for (const auto& rel : dirs) {
+    auto dir = OpenDirBeneath(root_fd, rel, false, std::nullopt);
+    if (!dir) continue;
+    DIR* d = ::fdopendir(::fcntl(dir->get(), F_DUPFD_CLOEXEC, 0));
+    if (!d) continue;
+    while (dirent* e = ::readdir(d)) {
+      if (IsTempName(e->d_name) && ::unlinkat(dir->get(), e->d_name, 0) == 0) ++removed;
+    }
+    ::closedir(d);
+  }
+  return removed;
+}
+
+// Shared state of one restore run's workers.
+struct Run {
+  Run(Remote& r, const RestoreOptions& o, int fd, bool chown)
+      : remote(r), opts(o), root_fd(fd), can_chown(chown) {}
+  Remote& remote;
+  const RestoreOptions& opts;
+  int root_fd;
+  bool can_chown;
+  std::optional<DirOwner> dir_owner;
+  mode_t default_mode = DefaultFileMode();
+  std::atomic<bool> abort{false};
+  std::once_flag owner_warning;
+  std::mutex mu;
+  std::optional<Error> fatal;
+  RestoreStats stats;
+};
+
+// The attributes a restored file gets: stored ones, the listing's time when none was stored
+// (as rclone does), and --chown's owner over the stored one.
+FileMeta TargetMeta(Run& run, const ObjectInfo& stored) {
+  FileMeta m = stored.meta.value_or(FileMeta{});
+  if (!m.mtime) {
+    auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(stored.modified.time_since_epoch());
+    m.mtime = FileTime{ns.count() / 1'000'000'000,
+                       static_cast<std::uint32_t>(ns.count() % 1'000'000'000)};
+  }
+  if (!m.mode) m.mode = S_IFREG | run.default_mode;
+  if (run.opts.chown) {
+    m.uid = run.opts.chown->uid;
+    m.gid = run.opts.chown->gid;
+  } else if (!run.can_chown &&
+             ((m.uid && *m.uid != ::geteuid()) || (m.gid && *m.gid != ::getegid()))) {
+    std::call_once(run.owner_warning, [&] {
+      spdlog::warn(
+          "running as uid {} without CAP_CHOWN: stored owners (e.g. {}:{} for {}) are not applied",
+          ::geteuid(), m.uid.value_or(0), m.gid.value_or(0), stored.key);
+    });
+  }
+  return m;
+}
+
+// Downloads one object to a temporary file beside its target, applies its attributes and
+// renames it into place. Returns the bytes written.
+Result<std::uint64_t> Download(Run& run, const ObjectInfo& obj, const std::string& rel) {
+  auto [parent_rel, name] = SplitParent(rel);
+  auto parent = OpenDirBeneath(run.root_fd, parent_rel, true, run.dir_owner);
+  if (!parent) return std::unexpected(parent.error());
+  if (auto ok = CheckReplaceable(parent->get(), name, rel); !ok) return std::unexpected(ok.error());
+  std::string tmp = TempPathFor(name).filename().string();
+  auto cleanup = [&] { ::unlinkat(parent->get(), tmp.c_str(), 0); };
+  auto got = run.remote.Get(obj.key, PathViaFd(parent->get(), tmp));
+  if (!got) {
+    cleanup();
+    return std::unexpected(got.error());
+  }
+  ObjectInfo merged = *got;
+  if (!merged.meta || (!merged.meta->mtime && obj.meta)) merged.meta = obj.meta;
+  if (merged.modified == WallTime{}) merged.modified = obj.modified;
+  FileMeta meta = TargetMeta(run, merged);
+  UniqueFd fd(::openat(parent->get(), tmp.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  Status ok = fd ? Status{} : Fail(ErrorKind::kIo, "open " + tmp + ": " + std::strerror(errno));
+  bool chown = run.opts.chown.has_value() || run.can_chown;
+  if (ok) ok = ApplyMeta(fd.get(), meta, chown, rel);
+  if (ok && ::fsync(fd.get()) != 0)
+    ok = Fail(ErrorKind::kIo, "fsync " + rel + ": " + std::strerror(errno));
+  if (ok && ::renameat(parent->get(), tmp.c_str(), parent->get(), name.c_str()) != 0) {
+    ok = Fail(ErrorKind::kIo, "rename into " + rel + ": " + std::strerror(errno));
+  }
+  if (!ok) {
+    cleanup();
+    return std::unexpected(ok.error());
+  }
+  if (::fsync(parent->get()) != 0) return Fail(ErrorKind::kIo, "fsync folder of " + rel);
+  return got->size;
+}
+
+void Execute(Run& run, const std::vector<ObjectInfo>& listing, const RestorePlan& plan) {
+  std::vector<const RestoreStep*> work;
+  for (const auto& s : plan.steps) {
+    if (s.action == RestoreAction::kDownload || s.action == RestoreAction::kMakeDir)
+      work.push_back(&s);
+  }
+  ParallelFor(work.size(), run.opts.transfers, [&](std::size_t i) {
+    if (run.abort) return;
+    const RestoreStep& s = *work[i];
+    const ObjectInfo& obj = listing[s.index];
+    Result<std::uint64_t> r = std::uint64_t{0};
+    if (s.action == RestoreAction::kMakeDir) {
+      auto d = OpenDirBeneath(run.root_fd, s.rel, true, run.dir_owner);
+      if (!d) r = std::unexpected(d.error());
+    } else {
+      r = Download(run, obj, s.rel);
+    }
+    std::lock_guard lock(run.mu);
+    if (r) {
+      ++(s.action == RestoreAction::kMakeDir ? run.stats.folders : run.stats.restored);
+      run.stats.bytes += *r;
+      spdlog::debug("restored {} ({} bytes)", s.rel, *r);
+    } else if (r.error().kind == ErrorKind::kInvalidArgument) {
+      ++run.stats.rejected;
+      spdlog::warn("rejected {}: {}", s.rel, r.error().message);
+    } else {
+      ++run.stats.failed;
+      spdlog::error("restore {}: {}", s.rel, r.error().message);
+      ErrorKind k = r.error().kind;
+      if (k == ErrorKind::kAuth || k == ErrorKind::kNoSuchBucket || k == ErrorKind::kConfig) {
+        run.abort = true;
+        if (!run.fatal) run.fatal = r.error();
+      }
+    }
+  });
+}
+
+}  // namespace
+
+Result<Owner> ParseOwner(std::string_view text) {
+  auto colon = text.find(':');
+  Owner o{};
+  auto num = [](std::string_view s, auto& out) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return !s.empty() && ec == std::errc() && p == s.data() + s.size();
+  };
+  if (colon == std::string_view::npos || !num(text.substr(0, colon), o.uid) ||
+      !num(text.substr(colon + 1), o.gid)) {
+    return Fail(ErrorKind::kConfig,
+                "--chown: want UID:GID (e.g. 1000:1000), not \"" + std::string(text) + "\"");
+  }
+  return o;
+}
+
+bool CanChown() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("CapEff:")) {
+      std::uint64_t caps = std::stoull(line.substr(7), nullptr, 16);
+      return caps & 1;  // CAP_CHOWN is capability 0
+    }
+  }
+  return ::geteuid() == 0;
+}
+
+std::string SummaryLine(const RestoreStats& s) {
+  return fmt::format(
+      "restored {} files ({} bytes), {} folders, skipped {} identical, kept {} local (conflict), "
+      "rejected {} keys, failed {}, in {:.2f}s",
+      s.restored, s.bytes, s.folders, s.skipped_identical, s.kept_local, s.rejected, s.failed,
+      s.seconds);
+}
+
+}  // namespace cfgsync
+
+namespace cfgsync {
+namespace {
+
+// Stats the objects whose decision needs their stored attributes, then plans again.
+RestorePlan ResolveStats(Run& run, std::vector<ObjectInfo>& listing, const LocalTree& tree,
+                         const Filter& filter, const Md5Of& md5_of) {
+  RestorePlan plan = PlanRestore(listing, tree, filter, run.opts.policy, md5_of);
+  std::vector<std::size_t> need;
+  for (const auto& s : plan.steps) {
+    if (s.action == RestoreAction::kNeedStat) need.push_back(s.index);
+  }
+  if (need.empty()) return plan;
+  ParallelFor(need.size(), run.opts.transfers, [&](std::size_t i) {
+    ObjectInfo& o = listing[need[i]];
+    auto st = run.remote.Stat(o.key);
+    o.meta = st && st->meta ? *st->meta : FileMeta{};  // unknown stays unknown: take the backup
+    if (!st) spdlog::warn("stat {}: {}", o.key, st.error().message);
+  });
+  return PlanRestore(listing, tree, filter, run.opts.policy, md5_of);
+}
+
+void PrintDryRun(const RestorePlan& plan) {
+  for (const auto& s : plan.steps) {
+    std::string line = fmt::format("{:<15} {}", ActionName(s.action), s.rel);
+    if (!s.reason.empty()) line += "  (" + s.reason + ")";
+    std::puts(line.c_str());
+  }
+}
+
+void CountPlan(const RestorePlan& plan, RestoreStats& stats, bool dry_run) {
+  for (const auto& s : plan.steps) {
+    switch (s.action) {
+      case RestoreAction::kSkipIdentical:
+        ++stats.skipped_identical;
+        break;
+      case RestoreAction::kKeepLocal:
+        ++stats.kept_local;
+        break;
+      case RestoreAction::kReject:
+        ++stats.rejected;
+        spdlog::warn("rejected key {}", s.reason);
+        break;
+      case RestoreAction::kDownload:
+        stats.restored += dry_run;
+        break;
+      case RestoreAction::kMakeDir:
+        stats.folders += dry_run;
+        break;
+      case RestoreAction::kNeedStat:
+        break;
+    }
+  }
+}
+
+Result<std::vector<ObjectInfo>> ListBackup(Remote& remote, const RestoreOptions& opts,
+                                           bool* first) {
+  auto listing = remote.List("");
+  if (!listing && listing.error().kind == ErrorKind::kNoSuchBucket) {
+    if (opts.allow_missing_bucket) {
+      *first = true;
+      return std::vector<ObjectInfo>{};
+    }
+    return Fail(
+        ErrorKind::kNoSuchBucket,
+        opts.bucket_label + " does not exist (" + listing.error().message +
+            "); check the name, or pass --allow-missing-bucket to treat it as a first deployment");
+  }
+  if (!listing) return std::unexpected(listing.error());
+  *first = listing->empty();
+  return listing;
+}
+
+}  // namespace
+
+Result<RestoreStats> RunRestore(Remote& remote, const Filter& filter, const RestoreOptions& opts,
+                                Clock& clock) {
+  auto t0 = clock.Mono();
+  RestoreStats stats;
+  auto listing = ListBackup(remote, opts, &stats.first_deployment);
+  if (!listing) return std::unexpected(listing.error());
+  if (stats.first_deployment) return stats;
+  if (!opts.dry_run) {
+    if (auto ok = MakeDirs(opts.dir); !ok) return std::unexpected(ok.error());
+  }
+  UniqueFd root(::open(opts.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root && !(opts.dry_run && errno == ENOENT))
+    return std::unexpected(ErrnoError("open folder", opts.dir));
+  auto tree = ScanTree(opts.dir, filter);
+  if (!tree) return std::unexpected(tree.error());
+
+  Run run(remote, opts, root.get(), CanChown());
+  if (opts.chown) {
+    run.dir_owner = DirOwner{opts.chown->uid, opts.chown->gid};
+  } else if (struct stat st; run.can_chown && root && ::fstat(root.get(), &st) == 0) {
+    run.dir_owner = DirOwner{st.st_uid, st.st_gid};  // new folders belong to whoever owns --dir
+  }
+  if (!opts.dry_run) run.stats.stale_temps_removed = RemoveStaleTemps(root.get(), *tree);
+  if (run.stats.stale_temps_removed > 0) {
+    spdlog::info("removed {} stale temporary files from an interrupted restore",
+                 run.stats.stale_temps_removed);
+  }
+  Md5Of md5_of = [&](const LocalFile& f) -> std::optional<std::string> {
+    auto fd = OpenForRead(opts.dir / f.rel);
+    if (!fd) return std::nullopt;
+    auto d = DigestRange(fd->get(), 0, f.version.size, false);
+    return d ? std::optional(d->md5_hex) : std::nullopt;
+  };
+  RestorePlan plan = ResolveStats(run, *listing, *tree, filter, md5_of);
+  CountPlan(plan, run.stats, opts.dry_run);
+  if (opts.dry_run) {
+    PrintDryRun(plan);
+  } else {
+    Execute(run, *listing, plan);
+  }
+  run.stats.seconds = std::chrono::duration<double>(clock.Mono() - t0).count();
+  if (run.fatal) return std::unexpected(*run.fatal);
+  return run.stats;
+}
+
+}  // namespace cfgsync

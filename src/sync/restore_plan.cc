@@ -1,0 +1,129 @@
+#include "sync/restore_plan.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "remote/key.h"
+
+namespace cfgsync {
+namespace {
+
+std::optional<std::string> StoredMd5(const ObjectInfo& o) {
+  if (o.meta && o.meta->md5_hex) return o.meta->md5_hex;
+  if (IsMd5Etag(o.etag)) return o.etag;
+  return std::nullopt;
+}
+
+// The decision for one object that has a local file of the same path.
+RestoreStep DecideExisting(const ObjectInfo& o, std::size_t index, const LocalFile& f,
+                           ConflictPolicy policy, const Md5Of& md5_of) {
+  RestoreStep step{RestoreAction::kDownload, index, o.key, ""};
+  bool same_size = f.version.size == o.size;
+  bool have_meta = o.meta.has_value();
+  if (same_size && have_meta && o.meta->mtime && *o.meta->mtime == *f.meta.mtime) {
+    step.action = RestoreAction::kSkipIdentical;
+    return step;
+  }
+  auto stored = StoredMd5(o);
+  if (same_size && stored) {
+    auto local = md5_of(f);
+    if (local && *local == *stored) {
+      step.action = RestoreAction::kSkipIdentical;
+      return step;
+    }
+  }
+  if (same_size && !stored && !have_meta) {
+    step.action = RestoreAction::kNeedStat;  // a multipart ETag: md5chksum may tell
+    return step;
+  }
+  switch (policy) {
+    case ConflictPolicy::kRemote:
+      step.reason = "differs; --on-conflict remote";
+      return step;
+    case ConflictPolicy::kLocal:
+      step.action = RestoreAction::kKeepLocal;
+      step.reason = "differs; --on-conflict local";
+      return step;
+    case ConflictPolicy::kNewer:
+      break;
+  }
+  if (!have_meta) {
+    step.action = RestoreAction::kNeedStat;  // the stored mtime decides
+    return step;
+  }
+  FileTime remote_mtime = o.meta->mtime.value_or(FileTime{
+      std::chrono::duration_cast<std::chrono::seconds>(o.modified.time_since_epoch()).count(), 0});
+  if (*f.meta.mtime > remote_mtime) {
+    step.action = RestoreAction::kKeepLocal;
+    step.reason = "differs; local copy is newer";
+  } else {
+    step.reason = "differs; backup is newer";
+  }
+  return step;
+}
+
+}  // namespace
+
+Result<ConflictPolicy> ParseConflictPolicy(std::string_view text) {
+  if (text == "newer") return ConflictPolicy::kNewer;
+  if (text == "remote") return ConflictPolicy::kRemote;
+  if (text == "local") return ConflictPolicy::kLocal;
+  return Fail(ErrorKind::kConfig,
+              "--on-conflict: must be newer, remote or local, not \"" + std::string(text) + "\"");
+}
+
+RestorePlan PlanRestore(const std::vector<ObjectInfo>& remote, const LocalTree& local,
+                        const Filter& filter, ConflictPolicy policy, const Md5Of& md5_of) {
+  std::unordered_map<std::string_view, const LocalFile*> by_rel;
+  for (const auto& f : local.files) by_rel.emplace(f.rel, &f);
+  RestorePlan plan;
+  for (std::size_t i = 0; i < remote.size(); ++i) {
+    const ObjectInfo& o = remote[i];
+    bool marker = o.key.ends_with('/');
+    std::string rel = marker ? o.key.substr(0, o.key.find_last_not_of('/') + 1) : o.key;
+    if (marker && (o.size != 0 || rel.empty())) {
+      if (rel.empty() && o.size == 0) continue;  // a marker for the backup root itself
+      plan.steps.push_back({RestoreAction::kReject, i, rel, "folder marker with content"});
+      continue;
+    }
+    if (auto ok = CheckSafeKey(rel, false); !ok) {
+      plan.steps.push_back({RestoreAction::kReject, i, rel, ok.error().message});
+      continue;
+    }
+    if (marker ? !filter.MayIncludeDir(rel) : !filter.IncludesFile(rel)) {
+      ++plan.excluded;
+      continue;
+    }
+    if (marker) {
+      plan.steps.push_back({RestoreAction::kMakeDir, i, rel, ""});
+      continue;
+    }
+    auto it = by_rel.find(rel);
+    if (it == by_rel.end()) {
+      plan.steps.push_back({RestoreAction::kDownload, i, rel, ""});
+    } else {
+      plan.steps.push_back(DecideExisting(o, i, *it->second, policy, md5_of));
+    }
+  }
+  return plan;
+}
+
+std::string_view ActionName(RestoreAction action) {
+  switch (action) {
+    case RestoreAction::kDownload:
+      return "download";
+    case RestoreAction::kMakeDir:
+      return "mkdir";
+    case RestoreAction::kSkipIdentical:
+      return "skip-identical";
+    case RestoreAction::kKeepLocal:
+      return "keep-local";
+    case RestoreAction::kReject:
+      return "reject";
+    case RestoreAction::kNeedStat:
+      return "need-stat";
+  }
+  return "?";
+}
+
+}  // namespace cfgsync

@@ -1,0 +1,72 @@
+#include "watch/coalescer.h"
+
+#include <algorithm>
+
+namespace cfgsync {
+
+Coalescer::Coalescer(Millis debounce, Millis max_delay)
+    : debounce_(std::max(debounce, Millis(0))), max_delay_(std::max(max_delay, Millis(0))) {}
+
+void Coalescer::Touch(const std::string& rel, ChangeKind kind, MonoTime now) {
+  Entry& e = entries_[rel];
+  if (!e.touched) {
+    e.touched = true;
+    e.first = now;
+  }
+  e.last = now;
+  e.kind = kind;
+}
+
+MonoTime Coalescer::DueAt(const Entry& e) const {
+  if (!e.touched) return e.not_before;
+  MonoTime due = std::min(e.last + debounce_, e.first + max_delay_);
+  return e.retry ? std::max(due, e.not_before) : due;
+}
+
+DueChange Coalescer::HandOut(const std::string& rel, Entry& e) {
+  e.in_flight = true;
+  e.touched = false;
+  e.retry = false;
+  return DueChange{rel, e.kind};
+}
+
+std::vector<DueChange> Coalescer::TakeDue(MonoTime now) {
+  std::vector<DueChange> due;
+  for (auto& [rel, e] : entries_) {
+    if (Waiting(e) && DueAt(e) <= now) due.push_back(HandOut(rel, e));
+  }
+  return due;
+}
+
+std::vector<DueChange> Coalescer::TakeAll() {
+  std::vector<DueChange> all;
+  for (auto& [rel, e] : entries_) {
+    if (Waiting(e)) all.push_back(HandOut(rel, e));
+  }
+  return all;
+}
+
+void Coalescer::Done(const std::string& rel, bool ok, MonoTime retry_at) {
+  auto it = entries_.find(rel);
+  if (it == entries_.end() || !it->second.in_flight) return;
+  Entry& e = it->second;
+  e.in_flight = false;
+  if (ok) {
+    if (!e.touched) entries_.erase(it);
+    return;
+  }
+  e.retry = true;
+  e.not_before = retry_at;
+}
+
+std::optional<MonoTime> Coalescer::NextDeadline() const {
+  std::optional<MonoTime> next;
+  for (const auto& [rel, e] : entries_) {
+    if (!Waiting(e)) continue;
+    MonoTime due = DueAt(e);
+    if (!next || due < *next) next = due;
+  }
+  return next;
+}
+
+}  // namespace cfgsync
