@@ -21,7 +21,9 @@ void AddCommonFlags(CLI::App& app, CommonFlags& flags) {
       ->envname("CFGSYNC_S3_VIRTUAL_HOST");
 }
 
-void AddFilterFlags(CLI::App& cmd, FilterOptions& opts) {
+void AddFolderFlags(CLI::App& cmd, FolderFlags& flags) {
+  AddFlag(cmd, "dir", flags.dir, "the local folder of config files");
+  FilterOptions& opts = flags.filter;
   AddFlag(cmd, "exclude", opts.excludes,
           "exclude files matching this rclone-style pattern (repeatable)");
   AddFlag(cmd, "include", opts.includes, "include only files matching this pattern (repeatable)");

@@ -10,6 +10,8 @@
 #include "config/remote_config.h"
 #include "core/error.h"
 #include "sync/filter.h"
+#include "sync/restore.h"
+#include "watch/sidecar.h"
 
 namespace cfgsync::cli {
 
@@ -37,8 +39,46 @@ CLI::Option* AddFlag(CLI::App& app, const std::string& name, T& value, const std
   return app.add_option("--" + name, value, help)->envname(env)->capture_default_str();
 }
 
-// Registers --exclude, --include, --filter-from and --no-default-excludes on a subcommand.
-void AddFilterFlags(CLI::App& cmd, FilterOptions& opts);
+// The local folder and which of its files are synced.
+struct FolderFlags {
+  std::string dir = "/config";
+  FilterOptions filter;
+};
+// Registers --dir, --exclude, --include, --filter-from and --no-default-excludes.
+void AddFolderFlags(CLI::App& cmd, FolderFlags& flags);
+
+// Flags of the restore step (restore, run).
+struct RestoreFlags {
+  std::string on_conflict = "newer";
+  std::string chown;
+  bool allow_missing_bucket = false;
+  bool dry_run = false;
+};
+// Registers --on-conflict, --chown, --allow-missing-bucket and, when `dry_run`, --dry-run.
+void AddRestoreFlags(CLI::App& cmd, RestoreFlags& flags, bool dry_run);
+// Checks the restore flags; kConfig naming the flag at fault.
+Result<RestoreOptions> ParseRestoreFlags(const RestoreFlags& flags, const FolderFlags& folder,
+                                         int transfers);
+// Restores into the folder and prints the summary line. Returns the exit code.
+int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter, RestoreOptions opts);
+
+// Flags of the watch step (watch, run).
+struct WatchFlags {
+  std::string debounce = "500ms";
+  std::string max_delay = "5s";
+  std::string interval = "1h";
+  std::string shutdown_timeout = "20s";
+  std::string max_delete = "50%";
+};
+// Registers --debounce, --max-delay, --interval, --shutdown-timeout and --max-delete.
+void AddWatchFlags(CLI::App& cmd, WatchFlags& flags);
+// Checks the watch flags; kConfig naming the flag at fault.
+Result<SidecarOptions> ParseWatchFlags(const WatchFlags& flags, const FolderFlags& folder,
+                                       int transfers);
+// Watches until SIGTERM/SIGINT and returns the exit code. Ends the process itself when a
+// request is still running at the shutdown deadline.
+int DoWatch(Remote& remote, const RemoteSpec& spec, const Filter& filter,
+            const SidecarOptions& opts, const DeleteGuard& guard);
 
 // Builds the filter, reporting a bad pattern as a one-line error (exit code in `exit_code`).
 std::optional<Filter> BuildFilterOrReport(const FilterOptions& opts, int* exit_code);
@@ -59,5 +99,7 @@ void RegisterVersion(CLI::App& app, Action& action);
 void RegisterLs(CLI::App& app, CommonFlags& flags, Action& action);
 void RegisterRestore(CLI::App& app, CommonFlags& flags, Action& action);
 void RegisterSync(CLI::App& app, CommonFlags& flags, Action& action);
+void RegisterWatch(CLI::App& app, CommonFlags& flags, Action& action);
+void RegisterRun(CLI::App& app, CommonFlags& flags, Action& action);
 
 }  // namespace cfgsync::cli

@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   RegisterLs(app, flags, action);
   RegisterRestore(app, flags, action);
   RegisterSync(app, flags, action);
+  RegisterWatch(app, flags, action);
+  RegisterRun(app, flags, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

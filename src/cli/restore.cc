@@ -5,69 +5,73 @@
 #include "cli/common.h"
 
 namespace cfgsync::cli {
-namespace {
 
-struct RestoreFlags {
-  std::string dir = "/config";
-  std::string on_conflict = "newer";
-  std::string chown;
-  bool dry_run = false;
-  bool allow_missing_bucket = false;
-  FilterOptions filter;
-};
+void AddRestoreFlags(CLI::App& cmd, RestoreFlags& flags, bool dry_run) {
+  AddFlag(cmd, "on-conflict", flags.on_conflict,
+          "an existing local file that differs: newer (keep the newer mtime), remote or local");
+  AddFlag(cmd, "chown", flags.chown, "UID:GID: give every restored file and new folder this owner");
+  cmd.add_flag("--allow-missing-bucket", flags.allow_missing_bucket,
+               "treat a missing bucket as a first deployment")
+      ->envname("CFGSYNC_ALLOW_MISSING_BUCKET");
+  if (dry_run) {
+    cmd.add_flag("--dry-run", flags.dry_run, "print the plan, write nothing")
+        ->envname("CFGSYNC_DRY_RUN");
+  }
+}
 
-int RunRestoreCommand(const CommonFlags& common, const RestoreFlags& flags) {
-  int code = kExitOk;
+Result<RestoreOptions> ParseRestoreFlags(const RestoreFlags& flags, const FolderFlags& folder,
+                                         int transfers) {
   auto policy = ParseConflictPolicy(flags.on_conflict);
-  if (!policy) return Report(policy.error());
-  RestoreOptions opts{flags.dir,
-                      *policy,
-                      flags.dry_run,
-                      flags.allow_missing_bucket,
-                      std::nullopt,
-                      common.remote.transfers,
-                      ""};
+  if (!policy) return std::unexpected(policy.error());
+  RestoreOptions opts;
+  opts.dir = folder.dir;
+  opts.policy = *policy;
+  opts.dry_run = flags.dry_run;
+  opts.allow_missing_bucket = flags.allow_missing_bucket;
+  opts.transfers = transfers;
   if (!flags.chown.empty()) {
     auto owner = ParseOwner(flags.chown);
-    if (!owner) return Report(owner.error());
+    if (!owner) return std::unexpected(owner.error());
     opts.chown = *owner;
   }
-  auto filter = BuildFilterOrReport(flags.filter, &code);
-  if (!filter) return code;
-  RemoteSpec spec;
-  auto remote = OpenRemoteOrReport(common, &spec, &code);
-  if (!remote) return code;
+  return opts;
+}
+
+int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter, RestoreOptions opts) {
   opts.bucket_label = spec.is_local
                           ? "local remote " + spec.display
                           : "bucket \"" + spec.s3.bucket + "\" (from " + spec.bucket_source + ")";
-  spdlog::info("restoring {} into {}{}", spec.display, flags.dir,
-               flags.dry_run ? " (dry run)" : "");
-  auto stats = RunRestore(*remote, *filter, opts, RealClock::Get());
+  spdlog::info("restoring {} into {}{}", spec.display, opts.dir.string(),
+               opts.dry_run ? " (dry run)" : "");
+  auto stats = RunRestore(remote, filter, opts, RealClock::Get());
   if (!stats) return Report(stats.error().With("restore from " + spec.display));
   if (stats->first_deployment) {
     spdlog::info("nothing to restore under {}: first deployment", spec.display);
     return kExitOk;
   }
-  spdlog::info("{}{}", flags.dry_run ? "dry run: would have " : "", SummaryLine(*stats));
+  spdlog::info("{}{}", opts.dry_run ? "dry run: would have " : "", SummaryLine(*stats));
   return stats->failed > 0 ? kExitFailure : kExitOk;
 }
 
-}  // namespace
-
 void RegisterRestore(CLI::App& app, CommonFlags& common, Action& action) {
+  static FolderFlags folder;
   static RestoreFlags flags;
   auto* cmd = app.add_subcommand("restore", "bring the backup's files into --dir (init container)");
-  AddFlag(*cmd, "dir", flags.dir, "the folder to restore into");
-  AddFlag(*cmd, "on-conflict", flags.on_conflict,
-          "existing local file that differs: newer, remote or local");
-  AddFlag(*cmd, "chown", flags.chown, "UID:GID: give every restored file this owner");
-  cmd->add_flag("--dry-run", flags.dry_run, "print the plan, write nothing")
-      ->envname("CFGSYNC_DRY_RUN");
-  cmd->add_flag("--allow-missing-bucket", flags.allow_missing_bucket,
-                "treat a missing bucket as a first deployment")
-      ->envname("CFGSYNC_ALLOW_MISSING_BUCKET");
-  AddFilterFlags(*cmd, flags.filter);
-  cmd->callback([&] { action = [&] { return RunRestoreCommand(common, flags); }; });
+  AddFolderFlags(*cmd, folder);
+  AddRestoreFlags(*cmd, flags, true);
+  cmd->callback([&] {
+    action = [&] {
+      int code = kExitOk;
+      auto opts = ParseRestoreFlags(flags, folder, common.remote.transfers);
+      if (!opts) return Report(opts.error());
+      auto filter = BuildFilterOrReport(folder.filter, &code);
+      if (!filter) return code;
+      RemoteSpec spec;
+      auto remote = OpenRemoteOrReport(common, &spec, &code);
+      if (!remote) return code;
+      return DoRestore(*remote, spec, *filter, *opts);
+    };
+  });
 }
 
 }  // namespace cfgsync::cli

@@ -6,29 +6,22 @@
 namespace cfgsync::cli {
 namespace {
 
-struct SyncFlags {
-  std::string dir = "/config";
-  std::string max_delete = "50%";
-  bool dry_run = false;
-  FilterOptions filter;
-};
-
-int RunSyncCommand(const CommonFlags& common, const SyncFlags& flags) {
+int RunSyncCommand(const CommonFlags& common, const FolderFlags& folder,
+                   const std::string& max_delete, bool dry_run) {
   int code = kExitOk;
-  auto guard = ParseDeleteGuard(flags.max_delete);
+  auto guard = ParseDeleteGuard(max_delete);
   if (!guard) return Report(guard.error());
-  auto filter = BuildFilterOrReport(flags.filter, &code);
+  auto filter = BuildFilterOrReport(folder.filter, &code);
   if (!filter) return code;
   RemoteSpec spec;
   auto remote = OpenRemoteOrReport(common, &spec, &code);
   if (!remote) return code;
-  spdlog::info("syncing {} to {}{}", flags.dir, spec.display, flags.dry_run ? " (dry run)" : "");
-  Pusher pusher(*remote, *filter,
-                PushOptions{flags.dir, *guard, common.remote.transfers, flags.dry_run},
+  spdlog::info("syncing {} to {}{}", folder.dir, spec.display, dry_run ? " (dry run)" : "");
+  Pusher pusher(*remote, *filter, PushOptions{folder.dir, *guard, common.remote.transfers, dry_run},
                 RealClock::Get());
   auto stats = pusher.Reconcile();
   if (!stats) return Report(stats.error().With("sync to " + spec.display));
-  spdlog::info("{}{}", flags.dry_run ? "dry run: would have " : "", SummaryLine(*stats));
+  spdlog::info("{}{}", dry_run ? "dry run: would have " : "", SummaryLine(*stats));
   bool ok = stats->failed == 0 && stats->blocked_deletes == 0 && stats->changed_while_read == 0;
   return ok ? kExitOk : kExitFailure;
 }
@@ -36,16 +29,16 @@ int RunSyncCommand(const CommonFlags& common, const SyncFlags& flags) {
 }  // namespace
 
 void RegisterSync(CLI::App& app, CommonFlags& common, Action& action) {
-  static SyncFlags flags;
+  static FolderFlags folder;
+  static std::string max_delete = "50%";
+  static bool dry_run = false;
   auto* cmd =
       app.add_subcommand("sync", "one reconcile of --dir to the backup, with the deletion guard");
-  AddFlag(*cmd, "dir", flags.dir, "the folder to back up");
-  AddFlag(*cmd, "max-delete", flags.max_delete,
-          "a pass deleting more than N or N% deletes nothing");
-  cmd->add_flag("--dry-run", flags.dry_run, "print the plan, change nothing")
-      ->envname("CFGSYNC_DRY_RUN");
-  AddFilterFlags(*cmd, flags.filter);
-  cmd->callback([&] { action = [&] { return RunSyncCommand(common, flags); }; });
+  AddFolderFlags(*cmd, folder);
+  AddFlag(*cmd, "max-delete", max_delete, "a pass deleting more than N or N% deletes nothing");
+  cmd->add_flag("--dry-run", dry_run, "print the plan, change nothing")->envname("CFGSYNC_DRY_RUN");
+  cmd->callback(
+      [&] { action = [&] { return RunSyncCommand(common, folder, max_delete, dry_run); }; });
 }
 
 }  // namespace cfgsync::cli
