@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "config/remote_config.h"
 #include "core/log.h"
 
 namespace cfgsync::cli {
@@ -16,6 +17,7 @@ void AddCommonFlags(CLI::App& app, CommonFlags& flags) {
   AddFlag(app, "ca-bundle", flags.remote.ca_bundle, "PEM file of CAs for https endpoints");
   AddFlag(app, "retries", flags.remote.retries, "attempts per request, the first included");
   AddFlag(app, "log-level", flags.log_level, "trace, debug, info, warn, error or off");
+  AddFlag(app, "log-format", flags.log_format, "text or json (one object per line)");
   app.add_flag("--s3-virtual-host", flags.remote.virtual_host,
                "virtual-hosted-style addressing (bucket.host) instead of path style")
       ->envname("CFGSYNC_S3_VIRTUAL_HOST");
@@ -42,14 +44,44 @@ std::optional<Filter> BuildFilterOrReport(const FilterOptions& opts, int* exit_c
   return std::move(*f);
 }
 
+// The start-up line with the effective remote settings. The secret key and session token are
+// never shown; the access key id only by its first characters.
+namespace {
+
+void LogEffectiveConfig(const RemoteSpec& spec, const CommonFlags& flags) {
+  if (spec.is_local) {
+    spdlog::info(WithFields("configuration",
+                            {{"remote", spec.display}, {"transfers", flags.remote.transfers}}));
+    return;
+  }
+  const auto& s3 = spec.s3;
+  std::string key = s3.creds.access_key_id.substr(0, 4) + "…";
+  spdlog::info(WithFields("configuration",
+                          {{"remote", spec.display},
+                           {"endpoint", s3.endpoint.empty() ? "aws" : s3.endpoint},
+                           {"region", s3.region},
+                           {"addressing", s3.path_style ? "path" : "virtual-host"},
+                           {"access_key_id", key},
+                           {"secret_access_key", "***"},
+                           {"session_token", s3.creds.session_token.empty() ? "none" : "***"},
+                           {"transfers", flags.remote.transfers},
+                           {"retries", flags.remote.retries}}));
+}
+
+}  // namespace
+
 int Report(const Error& error) {
-  std::fprintf(stderr, "cfgsync: %s\n", error.message.c_str());
+  if (spdlog::get("cfgsync")) {
+    spdlog::error(error.message);  // the configured format (JSON lines stay parseable)
+  } else {
+    std::fprintf(stderr, "cfgsync: %s\n", error.message.c_str());
+  }
   return error.kind == ErrorKind::kConfig ? kExitUsage : kExitFailure;
 }
 
 std::unique_ptr<Remote> OpenRemoteOrReport(const CommonFlags& flags, RemoteSpec* spec_out,
                                            int* exit_code) {
-  if (auto ok = SetupLogging(flags.log_level); !ok) {
+  if (auto ok = SetupLogging(flags.log_level, flags.log_format); !ok) {
     *exit_code = Report(ok.error());
     return nullptr;
   }
@@ -59,6 +91,7 @@ std::unique_ptr<Remote> OpenRemoteOrReport(const CommonFlags& flags, RemoteSpec*
     return nullptr;
   }
   if (spec_out) *spec_out = *spec;
+  LogEffectiveConfig(*spec, flags);
   return OpenRemote(*spec);
 }
 

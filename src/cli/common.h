@@ -26,6 +26,7 @@ using Action = std::function<int()>;
 // Flags shared by all subcommands (attached to the top-level app, usable after the subcommand).
 struct CommonFlags {
   std::string log_level = "info";
+  std::string log_format = "text";
   RemoteFlags remote;
 };
 
@@ -83,7 +84,8 @@ int DoWatch(Remote& remote, const RemoteSpec& spec, const Filter& filter,
 // Builds the filter, reporting a bad pattern as a one-line error (exit code in `exit_code`).
 std::optional<Filter> BuildFilterOrReport(const FilterOptions& opts, int* exit_code);
 
-// Registers --remote, --transfers, --ca-bundle, --s3-virtual-host, --retries, --log-level.
+// Registers --remote, --transfers, --ca-bundle, --s3-virtual-host, --retries, --log-level,
+// --log-format.
 void AddCommonFlags(CLI::App& app, CommonFlags& flags);
 
 // Sets up logging and resolves the remote from flags + environment. Prints a one-line error and
@@ -101,5 +103,6 @@ void RegisterRestore(CLI::App& app, CommonFlags& flags, Action& action);
 void RegisterSync(CLI::App& app, CommonFlags& flags, Action& action);
 void RegisterWatch(CLI::App& app, CommonFlags& flags, Action& action);
 void RegisterRun(CLI::App& app, CommonFlags& flags, Action& action);
+void RegisterStatus(CLI::App& app, CommonFlags& flags, Action& action);
 
 }  // namespace cfgsync::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   RegisterSync(app, flags, action);
   RegisterWatch(app, flags, action);
   RegisterRun(app, flags, action);
+  RegisterStatus(app, flags, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,20 +1,93 @@
 #include "core/log.h"
 
+#include <fmt/chrono.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-namespace cfgsync {
+#include <chrono>
 
-Status SetupLogging(std::string_view level) {
+namespace cfgsync {
+namespace {
+
+constexpr char kFieldMark = '\x1f';
+
+std::string TextValue(const nlohmann::json& v) {
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    bool plain = !s.empty() && s.find_first_of(" \"=\n\t") == std::string::npos;
+    return plain ? s : v.dump();
+  }
+  return v.dump();
+}
+
+class LineFormatter final : public spdlog::formatter {
+ public:
+  explicit LineFormatter(bool json) : json_(json) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    auto secs = std::chrono::time_point_cast<std::chrono::milliseconds>(msg.time);
+    std::string ts = fmt::format("{:%Y-%m-%dT%H:%M:%S}",
+                                 fmt::gmtime(std::chrono::system_clock::to_time_t(msg.time)));
+    ts += fmt::format(".{:03d}Z", secs.time_since_epoch().count() % 1000);
+    auto level = spdlog::level::to_string_view(msg.level);
+    std::string line = FormatLogLine(json_, ts, std::string_view(level.data(), level.size()),
+                                     std::string_view(msg.payload.data(), msg.payload.size()));
+    line += '\n';
+    dest.append(line.data(), line.data() + line.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<LineFormatter>(json_);
+  }
+
+ private:
+  bool json_;
+};
+
+}  // namespace
+
+std::string WithFields(std::string_view msg, std::initializer_list<LogField> fields) {
+  nlohmann::json obj = nlohmann::json::object();
+  for (const auto& [k, v] : fields) obj[std::string(k)] = v;
+  return std::string(msg) + kFieldMark +
+         obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string FormatLogLine(bool json, std::string_view ts, std::string_view level,
+                          std::string_view payload) {
+  auto mark = payload.find(kFieldMark);
+  std::string_view msg = payload.substr(0, mark);
+  nlohmann::json fields = nlohmann::json::object();
+  if (mark != std::string_view::npos) {
+    fields = nlohmann::json::parse(payload.substr(mark + 1), nullptr, false);
+    if (!fields.is_object()) fields = nlohmann::json::object();
+  }
+  if (json) {
+    nlohmann::ordered_json line = {{"ts", ts}, {"level", level}, {"msg", msg}};
+    for (auto& [k, v] : fields.items()) {
+      if (!line.contains(k)) line[k] = v;
+    }
+    return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  std::string line = fmt::format("{} {} {}", ts, level, msg);
+  for (auto& [k, v] : fields.items()) line += fmt::format(" {}={}", k, TextValue(v));
+  return line;
+}
+
+Status SetupLogging(std::string_view level, std::string_view format) {
   auto lvl = spdlog::level::from_str(std::string(level));
   if (lvl == spdlog::level::off && level != "off") {
     return Fail(ErrorKind::kConfig, "--log-level: unknown level \"" + std::string(level) +
                                         "\" (trace, debug, info, warn, error, off)");
   }
+  if (format != "text" && format != "json") {
+    return Fail(ErrorKind::kConfig,
+                "--log-format: must be text or json, not \"" + std::string(format) + "\"");
+  }
   auto logger = spdlog::get("cfgsync");
   if (!logger) logger = spdlog::stderr_logger_mt("cfgsync");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  logger->set_formatter(std::make_unique<LineFormatter>(format == "json"));
   logger->set_level(lvl);
+  logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
   return {};
 }

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "core/fs.h"
+#include "core/log.h"
 #include "core/parallel.h"
 
 namespace cfgsync {
@@ -93,13 +94,14 @@ Status Pusher::ApplyPlan(const PushPlan& plan, PushStats& stats) {
       stats.uploaded += local.uploaded;
       stats.identical += local.identical;
       stats.bytes += local.bytes;
-      if (local.uploaded) spdlog::info("pushed {} ({} bytes)", rel, local.bytes);
+      if (local.uploaded)
+        spdlog::info(WithFields("pushed", {{"path", rel}, {"bytes", local.bytes}}));
     } else if (ok.error().kind == ErrorKind::kChanged || ok.error().kind == ErrorKind::kNotFound) {
       ++stats.changed_while_read;
       spdlog::info("{}: changed while being read; pushed again later", rel);
     } else {
       ++stats.failed;
-      spdlog::error("{}", ok.error().message);
+      spdlog::error(WithFields("push failed", {{"path", rel}, {"error", ok.error().message}}));
     }
   });
   if (plan.deletes.empty()) return {};
@@ -107,14 +109,13 @@ Status Pusher::ApplyPlan(const PushPlan& plan, PushStats& stats) {
   std::lock_guard lock(mu_);
   for (const auto& k : plan.deletes) {
     index_.erase(k);
-    spdlog::info("deleted {}", k);
+    spdlog::info(WithFields("deleted", {{"key", k}}));
   }
   stats.deleted += static_cast<std::int64_t>(plan.deletes.size());
   return {};
 }
 
-Result<PushStats> Pusher::Reconcile() {
-  auto t0 = clock_.Mono();
+Result<PushPlan> Pusher::Plan() {
   auto listing = remote_.List("");
   if (!listing) return std::unexpected(listing.error());
   RemoteIndex fresh = IndexFromListing(*listing);
@@ -130,27 +131,59 @@ Result<PushStats> Pusher::Reconcile() {
     index_ = fresh;
   }
   auto tree = ScanTree(opts_.dir, filter_, [](const std::string& rel, std::string_view why) {
-    spdlog::warn("skipped {}: {}", rel, why);
+    spdlog::warn(WithFields("skipped", {{"path", rel}, {"reason", why}}));
   });
   if (!tree) return std::unexpected(tree.error());
-  PushPlan plan =
-      PlanPush(*tree, fresh, filter_, opts_.guard, [&](const LocalFile& f) { return LocalMd5(f); });
+  return PlanPush(*tree, fresh, filter_, opts_.guard,
+                  [&](const LocalFile& f) { return LocalMd5(f); });
+}
+
+Result<PushPlan> Pusher::PlanReadOnly() {
+  auto plan = Plan();
+  if (!plan) return plan;
+  std::vector<std::string> verify = std::move(plan->verify);
+  plan->verify.clear();
+  for (const auto& rel : verify) {
+    auto st = remote_.Stat(rel);
+    if (!st) return std::unexpected(st.error());
+    auto f = StatLocal(opts_.dir, rel);
+    if (f && st->meta && SameAttributes(f->meta, *st->meta)) {
+      ++plan->identical;
+    } else {
+      plan->uploads.push_back(rel);
+    }
+  }
+  return plan;
+}
+
+Result<PushStats> Pusher::Reconcile() {
+  auto t0 = clock_.Mono();
+  auto plan = Plan();
+  if (!plan) return std::unexpected(plan.error());
   PushStats stats;
-  stats.identical = plan.identical;
-  stats.blocked_deletes = plan.blocked_deletes;
-  stats.guard_reason = plan.guard_reason;
-  if (!plan.guard_reason.empty()) spdlog::error("deletion guard: {}", plan.guard_reason);
+  stats.identical = plan->identical;
+  stats.blocked_deletes = plan->blocked_deletes;
+  stats.guard_reason = plan->guard_reason;
+  if (!plan->guard_reason.empty()) spdlog::error("deletion guard: {}", plan->guard_reason);
   if (opts_.dry_run) {
-    for (const auto& k : plan.uploads) std::printf("upload  %s\n", k.c_str());
-    for (const auto& k : plan.verify) std::printf("check   %s\n", k.c_str());
-    for (const auto& k : plan.deletes) std::printf("delete  %s\n", k.c_str());
-    stats.uploaded = static_cast<std::int64_t>(plan.uploads.size());
-    stats.deleted = static_cast<std::int64_t>(plan.deletes.size());
-  } else if (auto ok = ApplyPlan(plan, stats); !ok) {
+    PrintPlan(*plan);
+    stats.uploaded = static_cast<std::int64_t>(plan->uploads.size() + plan->verify.size());
+    stats.deleted = static_cast<std::int64_t>(plan->deletes.size());
+  } else if (auto ok = ApplyPlan(*plan, stats); !ok) {
     return std::unexpected(ok.error());
   }
   stats.seconds = std::chrono::duration<double>(clock_.Mono() - t0).count();
   return stats;
+}
+
+void PrintPlan(const PushPlan& plan) {
+  for (const auto& k : plan.uploads) std::printf("upload   %s\n", k.c_str());
+  for (const auto& k : plan.verify) std::printf("check    %s\n", k.c_str());
+  for (const auto& k : plan.deletes) std::printf("delete   %s\n", k.c_str());
+  if (plan.blocked_deletes > 0) {
+    std::printf("blocked  %lld deletions (%s)\n", static_cast<long long>(plan.blocked_deletes),
+                plan.guard_reason.c_str());
+  }
 }
 
 Result<PushStats> Pusher::PushPath(const std::string& rel) {

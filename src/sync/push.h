@@ -42,6 +42,14 @@ class Pusher {
   // counted. The guard's verdict is in the stats. Thread-compatible: one pass at a time.
   Result<PushStats> Reconcile();
 
+  // Lists the remote (refreshing the index), scans the folder and plans, changing nothing.
+  // Files whose attributes need a HEAD to compare are in plan.verify.
+  Result<PushPlan> Plan();
+
+  // Plan() with every verify entry resolved by a Stat (read-only): each ends up in uploads or
+  // identical. For `cfgsync status`.
+  Result<PushPlan> PlanReadOnly();
+
   // Pushes one file after a change: uploads it unless the index shows the same content and
   // attributes (then no request at all). Excluded paths cost nothing. kNotFound when the file
   // no longer exists (the caller batches it for RemovePaths); kChanged when it changed while
@@ -70,6 +78,9 @@ class Pusher {
   mutable std::mutex mu_;  // guards index_
   RemoteIndex index_;
 };
+
+// Prints a plan on stdout, one "upload|check|delete KEY" line each, and the blocked deletions.
+void PrintPlan(const PushPlan& plan);
 
 // The one summary line of a pass ("uploaded 3 (2.1 KiB), deleted 1, identical 40, ...").
 std::string SummaryLine(const PushStats& stats);

@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "core/fs.h"
+#include "core/log.h"
 #include "core/parallel.h"
 #include "sync/safe_dir.h"
 
@@ -148,13 +149,13 @@ void Execute(Run& run, const std::vector<ObjectInfo>& listing, const RestorePlan
     if (r) {
       ++(s.action == RestoreAction::kMakeDir ? run.stats.folders : run.stats.restored);
       run.stats.bytes += *r;
-      spdlog::debug("restored {} ({} bytes)", s.rel, *r);
+      spdlog::debug(WithFields("restored", {{"path", s.rel}, {"bytes", *r}}));
     } else if (r.error().kind == ErrorKind::kInvalidArgument) {
       ++run.stats.rejected;
-      spdlog::warn("rejected {}: {}", s.rel, r.error().message);
+      spdlog::warn(WithFields("rejected", {{"path", s.rel}, {"error", r.error().message}}));
     } else {
       ++run.stats.failed;
-      spdlog::error("restore {}: {}", s.rel, r.error().message);
+      spdlog::error(WithFields("restore failed", {{"path", s.rel}, {"error", r.error().message}}));
       ErrorKind k = r.error().kind;
       if (k == ErrorKind::kAuth || k == ErrorKind::kNoSuchBucket || k == ErrorKind::kConfig) {
         run.abort = true;

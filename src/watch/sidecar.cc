@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/fs.h"
+#include "core/log.h"
 #include "watch/coalescer.h"
 #include "watch/inotify_watcher.h"
 
@@ -239,7 +240,7 @@ void Sidecar::Impl::OnPushResult(const JobResult& r, MonoTime now) {
   const std::string& rel = r.job.rels.front();
   if (r.outcome) {
     if (r.outcome->uploaded) {
-      spdlog::info("pushed {} ({} bytes)", rel, r.outcome->bytes);
+      spdlog::info(WithFields("pushed", {{"path", rel}, {"bytes", r.outcome->bytes}}));
       ++state.uploads;
       state.uploaded_bytes += static_cast<std::int64_t>(r.outcome->bytes);
       state.last_push_unix = std::chrono::system_clock::to_time_t(clock.Wall());
@@ -274,7 +275,9 @@ void Sidecar::Impl::OnRemoveResult(const JobResult& r, MonoTime now) {
     guard_reason = r.outcome->guard_reason;
     state.guard_tripped = true;
   } else if (r.outcome) {
-    if (r.outcome->deleted) spdlog::info("deleted {} objects", r.outcome->deleted);
+    if (r.outcome->deleted) {
+      spdlog::info(WithFields("deleted", {{"paths", r.job.rels}, {"objects", r.outcome->deleted}}));
+    }
     state.deletes += r.outcome->deleted;
     guard_reason.clear();
     state.guard_tripped = false;

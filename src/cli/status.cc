@@ -1,0 +1,44 @@
+#include <cstdio>
+
+#include "cli/common.h"
+#include "sync/push.h"
+
+namespace cfgsync::cli {
+namespace {
+
+// Compares --dir with the backup without changing anything. Exit 0 in sync, 1 not.
+int RunStatus(const CommonFlags& common, const FolderFlags& folder, const std::string& max_delete) {
+  int code = kExitOk;
+  auto guard = ParseDeleteGuard(max_delete);
+  if (!guard) return Report(guard.error());
+  auto filter = BuildFilterOrReport(folder.filter, &code);
+  if (!filter) return code;
+  RemoteSpec spec;
+  auto remote = OpenRemoteOrReport(common, &spec, &code);
+  if (!remote) return code;
+  Pusher pusher(*remote, *filter, PushOptions{folder.dir, *guard, common.remote.transfers, true},
+                RealClock::Get());
+  auto plan = pusher.PlanReadOnly();
+  if (!plan) return Report(plan.error().With("status of " + spec.display));
+  PrintPlan(*plan);
+  std::size_t deletes = plan->deletes.size() + static_cast<std::size_t>(plan->blocked_deletes);
+  bool in_sync = plan->uploads.empty() && deletes == 0;
+  std::printf("%s: %zu to upload, %zu to delete, %lld identical\n",
+              in_sync ? "in sync" : "out of sync", plan->uploads.size(), deletes,
+              static_cast<long long>(plan->identical));
+  return in_sync ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void RegisterStatus(CLI::App& app, CommonFlags& common, Action& action) {
+  static FolderFlags folder;
+  static std::string max_delete = "50%";
+  auto* cmd = app.add_subcommand(
+      "status", "compare --dir with the backup, change nothing (exit 0 in sync, 1 not)");
+  AddFolderFlags(*cmd, folder);
+  AddFlag(*cmd, "max-delete", max_delete, "the deletion guard to report against");
+  cmd->callback([&] { action = [&] { return RunStatus(common, folder, max_delete); }; });
+}
+
+}  // namespace cfgsync::cli
