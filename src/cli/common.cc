@@ -71,11 +71,11 @@ void LogEffectiveConfig(const RemoteSpec& spec, const CommonFlags& flags) {
 }  // namespace
 
 int Report(const Error& error) {
-  if (spdlog::get("cfgsync")) {
-    spdlog::error(error.message);  // the configured format (JSON lines stay parseable)
-  } else {
-    std::fprintf(stderr, "cfgsync: %s\n", error.message.c_str());
-  }
+  // Written directly, whatever --log-level says: a run that fails must say why. JSON lines
+  // stay parseable with --log-format json.
+  std::string line = LogJson() ? FormatLogLine(true, LogTimestamp(), "error", error.message)
+                               : "cfgsync: " + error.message;
+  std::fprintf(stderr, "%s\n", line.c_str());
   return error.kind == ErrorKind::kConfig ? kExitUsage : kExitFailure;
 }
 

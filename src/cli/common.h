@@ -9,11 +9,17 @@
 
 #include "config/remote_config.h"
 #include "core/error.h"
+#include "obs/http_server.h"
+#include "obs/metrics.h"
 #include "sync/filter.h"
 #include "sync/restore.h"
 #include "watch/sidecar.h"
 
 namespace cfgsync::cli {
+
+// The health/metrics endpoint's default address: a port none of the apps cfgsync runs beside
+// uses (Sabnzbd 8080, Sonarr 8989, Radarr 7878, Home Assistant 8123), nor Prometheus (9090).
+inline constexpr std::string_view kDefaultHttpAddr = ":9740";
 
 // Documented exit codes.
 inline constexpr int kExitOk = 0;
@@ -60,8 +66,10 @@ void AddRestoreFlags(CLI::App& cmd, RestoreFlags& flags, bool dry_run);
 // Checks the restore flags; kConfig naming the flag at fault.
 Result<RestoreOptions> ParseRestoreFlags(const RestoreFlags& flags, const FolderFlags& folder,
                                          int transfers);
-// Restores into the folder and prints the summary line. Returns the exit code.
-int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter, RestoreOptions opts);
+// Restores into the folder and prints the summary line; records the figures in `state` when
+// given. Returns the exit code.
+int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter, RestoreOptions opts,
+              ProcessState* state = nullptr);
 
 // Flags of the watch step (watch, run).
 struct WatchFlags {
@@ -70,16 +78,33 @@ struct WatchFlags {
   std::string interval = "1h";
   std::string shutdown_timeout = "20s";
   std::string max_delete = "50%";
+  std::string http_addr = std::string(kDefaultHttpAddr);
+  std::string ready_max_outage = "2m";
 };
-// Registers --debounce, --max-delay, --interval, --shutdown-timeout and --max-delete.
+// Registers --debounce, --max-delay, --interval, --shutdown-timeout, --max-delete, --http-addr
+// and --ready-max-outage.
 void AddWatchFlags(CLI::App& cmd, WatchFlags& flags);
+
+// The watch step's settings, checked.
+struct WatchSetup {
+  SidecarOptions sidecar;
+  DeleteGuard guard;
+  std::string http_addr;  // "" turns the HTTP server off
+  Millis ready_max_outage{120'000};
+};
 // Checks the watch flags; kConfig naming the flag at fault.
-Result<SidecarOptions> ParseWatchFlags(const WatchFlags& flags, const FolderFlags& folder,
-                                       int transfers);
+Result<WatchSetup> ParseWatchFlags(const WatchFlags& flags, const FolderFlags& folder,
+                                   int transfers);
+
+// Starts the /healthz, /readyz and /metrics server on `addr` (nullptr and no error when addr is
+// ""). On failure prints the error and sets `exit_code`.
+std::unique_ptr<HttpServer> StartHttp(const WatchSetup& setup, ProcessState& state, int* exit_code);
+
 // Watches until SIGTERM/SIGINT and returns the exit code. Ends the process itself when a
 // request is still running at the shutdown deadline.
-int DoWatch(Remote& remote, const RemoteSpec& spec, const Filter& filter,
-            const SidecarOptions& opts, const DeleteGuard& guard);
+// `signal_fd` comes from Sidecar::BlockStopSignals(), called before any thread starts.
+int DoWatch(Remote& remote, const RemoteSpec& spec, const Filter& filter, const WatchSetup& setup,
+            ProcessState& state, int signal_fd);
 
 // Builds the filter, reporting a bad pattern as a one-line error (exit code in `exit_code`).
 std::optional<Filter> BuildFilterOrReport(const FilterOptions& opts, int* exit_code);

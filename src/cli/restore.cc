@@ -37,7 +37,8 @@ Result<RestoreOptions> ParseRestoreFlags(const RestoreFlags& flags, const Folder
   return opts;
 }
 
-int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter, RestoreOptions opts) {
+int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter, RestoreOptions opts,
+              ProcessState* state) {
   opts.bucket_label = spec.is_local
                           ? "local remote " + spec.display
                           : "bucket \"" + spec.s3.bucket + "\" (from " + spec.bucket_source + ")";
@@ -50,6 +51,11 @@ int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter, Rest
     return kExitOk;
   }
   spdlog::info("{}{}", opts.dry_run ? "dry run: would have " : "", SummaryLine(*stats));
+  if (state) {
+    state->restore_files = stats->restored;
+    state->restore_bytes = static_cast<std::int64_t>(stats->bytes);
+    state->restore_rejected = stats->rejected;
+  }
   return stats->failed > 0 ? kExitFailure : kExitOk;
 }
 

@@ -6,7 +6,8 @@
 namespace cfgsync::cli {
 
 // `run` = restore, then watch, in one process: for a Kubernetes native sidecar (an init
-// container with restartPolicy Always) whose startup probe passes once the restore is done.
+// container with restartPolicy Always) whose startup probe (/readyz) passes once the restore
+// and the first reconcile are done.
 void RegisterRun(CLI::App& app, CommonFlags& common, Action& action) {
   static FolderFlags folder;
   static RestoreFlags restore;
@@ -20,17 +21,23 @@ void RegisterRun(CLI::App& app, CommonFlags& common, Action& action) {
       int code = kExitOk;
       auto ropts = ParseRestoreFlags(restore, folder, common.remote.transfers);
       if (!ropts) return Report(ropts.error());
-      auto wopts = ParseWatchFlags(watch, folder, common.remote.transfers);
-      if (!wopts) return Report(wopts.error());
-      auto guard = ParseDeleteGuard(watch.max_delete);
-      if (!guard) return Report(guard.error());
+      auto setup = ParseWatchFlags(watch, folder, common.remote.transfers);
+      if (!setup) return Report(setup.error());
       auto filter = BuildFilterOrReport(folder.filter, &code);
       if (!filter) return code;
       RemoteSpec spec;
       auto remote = OpenRemoteOrReport(common, &spec, &code);
       if (!remote) return code;
-      if (int rc = DoRestore(*remote, spec, *filter, *ropts); rc != kExitOk) return rc;
-      return DoWatch(*remote, spec, *filter, *wopts, *guard);
+      static ProcessState state;
+      state.phase = Phase::kRestoring;
+      // Blocked before any thread starts: a SIGTERM during the restore is handled by the
+      // watch step, which then stops at once after pushing nothing pending.
+      int signal_fd = Sidecar::BlockStopSignals();
+      auto http = StartHttp(*setup, state, &code);
+      if (code != kExitOk) return code;
+      if (int rc = DoRestore(*remote, spec, *filter, *ropts, &state); rc != kExitOk) return rc;
+      state.phase = Phase::kStarting;
+      return DoWatch(*remote, spec, *filter, *setup, state, signal_fd);
     };
   });
 }

@@ -2,9 +2,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <thread>
 
 #include "cli/common.h"
 #include "core/duration.h"
+#include "core/log.h"
 #include "sync/push.h"
 
 namespace cfgsync::cli {
@@ -17,11 +19,16 @@ void AddWatchFlags(CLI::App& cmd, WatchFlags& flags) {
   AddFlag(cmd, "shutdown-timeout", flags.shutdown_timeout,
           "on SIGTERM, time allowed to push what is pending");
   AddFlag(cmd, "max-delete", flags.max_delete, "a pass deleting more than N or N% deletes nothing");
+  AddFlag(cmd, "http-addr", flags.http_addr,
+          "serve /healthz, /readyz and /metrics on HOST:PORT (\"\" turns it off)");
+  AddFlag(cmd, "ready-max-outage", flags.ready_max_outage,
+          "/readyz fails once the remote has been failing this long");
 }
 
-Result<SidecarOptions> ParseWatchFlags(const WatchFlags& flags, const FolderFlags& folder,
-                                       int transfers) {
-  SidecarOptions o;
+Result<WatchSetup> ParseWatchFlags(const WatchFlags& flags, const FolderFlags& folder,
+                                   int transfers) {
+  WatchSetup w;
+  SidecarOptions& o = w.sidecar;
   o.dir = folder.dir;
   o.transfers = transfers;
   struct Item {
@@ -32,25 +39,76 @@ Result<SidecarOptions> ParseWatchFlags(const WatchFlags& flags, const FolderFlag
   for (const Item& i : {Item{flags.debounce, "--debounce", &o.debounce},
                         Item{flags.max_delay, "--max-delay", &o.max_delay},
                         Item{flags.interval, "--interval", &o.interval},
-                        Item{flags.shutdown_timeout, "--shutdown-timeout", &o.shutdown_timeout}}) {
+                        Item{flags.shutdown_timeout, "--shutdown-timeout", &o.shutdown_timeout},
+                        Item{flags.ready_max_outage, "--ready-max-outage", &w.ready_max_outage}}) {
     auto d = ParseDuration(i.text, i.flag);
     if (!d) return std::unexpected(d.error());
     *i.out = *d;
   }
   if (o.interval < Millis(1000)) return Fail(ErrorKind::kConfig, "--interval must be at least 1s");
-  return o;
+  auto guard = ParseDeleteGuard(flags.max_delete);
+  if (!guard) return std::unexpected(guard.error());
+  w.guard = *guard;
+  w.http_addr = flags.http_addr;
+  return w;
 }
 
-int DoWatch(Remote& remote, const RemoteSpec& spec, const Filter& filter,
-            const SidecarOptions& opts, const DeleteGuard& guard) {
-  int signal_fd = Sidecar::BlockStopSignals();
+namespace {
+
+// 200 while the event loop turns: pings it and waits (at most 1 s) for its answer. Before the
+// loop starts (restore in progress) the process is alive, which is all liveness asks.
+HttpReply Healthz(ProcessState& state) {
+  int fd = state.ping_fd.load();
+  if (fd < 0) return {200, "text/plain; charset=utf-8", "ok (loop not started)\n"};
+  std::int64_t before = state.sidecar.loop_acks.load();
+  std::uint64_t one = 1;
+  (void)!::write(fd, &one, sizeof one);
+  for (int i = 0; i < 200; ++i) {
+    if (state.sidecar.loop_acks.load() != before) return {200, "text/plain; charset=utf-8", "ok\n"};
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return {503, "text/plain; charset=utf-8", "event loop not responding\n"};
+}
+
+}  // namespace
+
+std::unique_ptr<HttpServer> StartHttp(const WatchSetup& setup, ProcessState& state,
+                                      int* exit_code) {
+  if (setup.http_addr.empty()) return nullptr;
+  Millis max_outage = setup.ready_max_outage;
+  std::map<std::string, HttpHandler> routes{
+      {"/healthz", [&state] { return Healthz(state); }},
+      {"/readyz",
+       [&state, max_outage] {
+         Readiness r = CheckReady(state, RealClock::Get().Mono(), max_outage);
+         return HttpReply{r.ready ? 200 : 503, "text/plain; charset=utf-8", r.reason + "\n"};
+       }},
+      {"/metrics", [&state] {
+         return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(state)};
+       }}};
+  auto server = HttpServer::Start(setup.http_addr, std::move(routes));
+  if (!server) {
+    *exit_code = Report(server.error());
+    return nullptr;
+  }
+  spdlog::info(WithFields("serving /healthz, /readyz, /metrics",
+                          {{"addr", setup.http_addr}, {"port", (*server)->port()}}));
+  return std::move(*server);
+}
+
+int DoWatch(Remote& remote, const RemoteSpec& spec, const Filter& filter, const WatchSetup& setup,
+            ProcessState& state, int signal_fd) {
+  const SidecarOptions& opts = setup.sidecar;
   spdlog::info("watching {} -> {} (debounce {}, max delay {}, interval {}, {})", opts.dir.string(),
                spec.display, FormatDuration(opts.debounce), FormatDuration(opts.max_delay),
                FormatDuration(opts.interval), filter.Describe());
-  Pusher pusher(remote, filter, PushOptions{opts.dir, guard, opts.transfers, false},
+  Pusher pusher(remote, filter, PushOptions{opts.dir, setup.guard, opts.transfers, false},
                 RealClock::Get());
-  Sidecar sidecar(pusher, filter, opts);
+  Sidecar sidecar(pusher, filter, opts, state.sidecar);
+  state.ping_fd = sidecar.ping_fd();
+  state.phase = Phase::kWatching;
   int code = sidecar.Run(signal_fd);
+  state.phase = Phase::kStopping;
   // Workers still inside a request at the deadline cannot be joined: end the process now.
   spdlog::shutdown();
   std::fflush(nullptr);
@@ -66,16 +124,18 @@ void RegisterWatch(CLI::App& app, CommonFlags& common, Action& action) {
   cmd->callback([&] {
     action = [&] {
       int code = kExitOk;
-      auto opts = ParseWatchFlags(flags, folder, common.remote.transfers);
-      if (!opts) return Report(opts.error());
-      auto guard = ParseDeleteGuard(flags.max_delete);
-      if (!guard) return Report(guard.error());
+      auto setup = ParseWatchFlags(flags, folder, common.remote.transfers);
+      if (!setup) return Report(setup.error());
       auto filter = BuildFilterOrReport(folder.filter, &code);
       if (!filter) return code;
       RemoteSpec spec;
       auto remote = OpenRemoteOrReport(common, &spec, &code);
       if (!remote) return code;
-      return DoWatch(*remote, spec, *filter, *opts, *guard);
+      static ProcessState state;
+      int signal_fd = Sidecar::BlockStopSignals();  // before any thread, so all inherit it
+      auto http = StartHttp(*setup, state, &code);
+      if (code != kExitOk) return code;
+      return DoWatch(*remote, spec, *filter, *setup, state, signal_fd);
     };
   });
 }

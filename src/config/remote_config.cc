@@ -84,7 +84,16 @@ Status FillS3(const std::string& name, const EnvReader& env, s3::S3Config& s3) {
   auto provider = env(p + "PROVIDER");
   auto path_style = env(p + "FORCE_PATH_STYLE");
   if (path_style) {
-    s3.path_style = Lower(*path_style) != "false";
+    // rclone reads booleans with Go's strconv.ParseBool.
+    std::string v = Lower(*path_style);
+    if (v == "1" || v == "t" || v == "true") {
+      s3.path_style = true;
+    } else if (v == "0" || v == "f" || v == "false") {
+      s3.path_style = false;
+    } else {
+      return Fail(ErrorKind::kConfig,
+                  p + "FORCE_PATH_STYLE must be true or false, not \"" + *path_style + "\"");
+    }
   } else if (provider && Lower(*provider) == "aws") {
     s3.path_style = false;  // rclone's choice for AWS itself
   }

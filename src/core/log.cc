@@ -5,12 +5,20 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 
 namespace cfgsync {
 namespace {
 
 constexpr char kFieldMark = '\x1f';
+std::atomic<bool> g_json{false};
+
+std::string Timestamp(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(t).time_since_epoch().count();
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
+                     fmt::gmtime(std::chrono::system_clock::to_time_t(t)), ms % 1000);
+}
 
 std::string TextValue(const nlohmann::json& v) {
   if (v.is_string()) {
@@ -25,10 +33,7 @@ class LineFormatter final : public spdlog::formatter {
  public:
   explicit LineFormatter(bool json) : json_(json) {}
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    auto secs = std::chrono::time_point_cast<std::chrono::milliseconds>(msg.time);
-    std::string ts = fmt::format("{:%Y-%m-%dT%H:%M:%S}",
-                                 fmt::gmtime(std::chrono::system_clock::to_time_t(msg.time)));
-    ts += fmt::format(".{:03d}Z", secs.time_since_epoch().count() % 1000);
+    std::string ts = Timestamp(msg.time);
     auto level = spdlog::level::to_string_view(msg.level);
     std::string line = FormatLogLine(json_, ts, std::string_view(level.data(), level.size()),
                                      std::string_view(msg.payload.data(), msg.payload.size()));
@@ -44,6 +49,10 @@ class LineFormatter final : public spdlog::formatter {
 };
 
 }  // namespace
+
+bool LogJson() { return g_json; }
+
+std::string LogTimestamp() { return Timestamp(std::chrono::system_clock::now()); }
 
 std::string WithFields(std::string_view msg, std::initializer_list<LogField> fields) {
   nlohmann::json obj = nlohmann::json::object();
@@ -85,7 +94,8 @@ Status SetupLogging(std::string_view level, std::string_view format) {
   }
   auto logger = spdlog::get("cfgsync");
   if (!logger) logger = spdlog::stderr_logger_mt("cfgsync");
-  logger->set_formatter(std::make_unique<LineFormatter>(format == "json"));
+  g_json = format == "json";
+  logger->set_formatter(std::make_unique<LineFormatter>(g_json));
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);

@@ -26,6 +26,12 @@ using LogField = std::pair<std::string_view, nlohmann::json>;
 // spdlog::info(WithFields("pushed", {{"path", rel}, {"bytes", n}})).
 std::string WithFields(std::string_view msg, std::initializer_list<LogField> fields);
 
+// True when SetupLogging chose JSON.
+bool LogJson();
+
+// The current time as log lines show it ("2026-11-26T05:51:43.272Z").
+std::string LogTimestamp();
+
 // Formats one log line; exposed for tests. `payload` is what WithFields built (or plain text).
 std::string FormatLogLine(bool json, std::string_view ts, std::string_view level,
                           std::string_view payload);

@@ -51,8 +51,8 @@ class MemRemote final : public Remote {
 };
 
 // Forwards to another Remote, failing calls chosen by a hook first. The hook sees the operation
-// and key ("" for List/CheckRoot, the first key for Remove) and returns the error to inject, or
-// nullopt to forward the call.
+// and key ("" for CheckRoot, the prefix for List, the first key for Remove) and returns the error
+// to inject, or nullopt to forward the call.
 class FaultRemote final : public Remote {
  public:
   using Hook = std::function<std::optional<Error>(RemoteOp op, std::string_view key)>;

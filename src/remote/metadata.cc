@@ -18,15 +18,23 @@ FileMeta MetaFromStat(const struct stat& st) {
 }
 
 std::string FormatMtime(FileTime t) {
-  std::string s = std::to_string(t.sec);
-  if (t.nsec == 0) return s;
-  std::string frac = std::to_string(t.nsec);
+  if (t.nsec == 0) return std::to_string(t.sec);
+  // A timespec's nanoseconds count forward even before 1970: {-2, 5e8} is -1.5 s.
+  bool neg = t.sec < 0;
+  std::string s = neg ? "-" + std::to_string(-(t.sec + 1)) : std::to_string(t.sec);
+  std::string frac = std::to_string(neg ? 1'000'000'000 - t.nsec : t.nsec);
   frac.insert(0, 9 - frac.size(), '0');
   while (!frac.empty() && frac.back() == '0') frac.pop_back();
   return s + "." + frac;
 }
 
 std::optional<FileTime> ParseMtime(std::string_view s) {
+  if (s.starts_with('-') && s.find('.') != std::string_view::npos) {
+    auto pos = ParseMtime(s.substr(1));
+    if (!pos) return std::nullopt;
+    if (pos->nsec == 0) return FileTime{-pos->sec, 0};
+    return FileTime{-pos->sec - 1, 1'000'000'000 - pos->nsec};
+  }
   auto dot = s.find('.');
   std::string_view whole = s.substr(0, dot);
   if (whole.empty()) return std::nullopt;
@@ -82,14 +90,15 @@ FileMeta DecodeMeta(const std::map<std::string, std::string>& user) {
   FileMeta m;
   for (const auto& [raw_name, value] : user) {
     std::string name = Lower(raw_name);
+    // A malformed value never replaces a valid one.
     if (name == "mtime") {
-      m.mtime = ParseMtime(value);
+      if (auto v = ParseMtime(value)) m.mtime = v;
     } else if (name == "mode") {
-      m.mode = ParseUint(value, 8);
+      if (auto v = ParseUint(value, 8)) m.mode = v;
     } else if (name == "uid") {
-      m.uid = ParseUint(value, 10);
+      if (auto v = ParseUint(value, 10)) m.uid = v;
     } else if (name == "gid") {
-      m.gid = ParseUint(value, 10);
+      if (auto v = ParseUint(value, 10)) m.gid = v;
     } else if (name == "md5chksum") {
       if (auto raw = Base64Decode(value); raw && raw->size() == 16) m.md5_hex = HexEncode(*raw);
     }

@@ -221,6 +221,7 @@ Result<PushStats> Pusher::RemovePaths(const std::vector<std::string>& rels) {
            ++it) {
         const std::string& k = it->first;
         if (k.size() != rel.size() && k[rel.size()] != '/') continue;
+        if (k.ends_with('/') || !filter_.IncludesFile(k)) continue;  // as PlanPush: never deleted
         if (!std::filesystem::exists(std::filesystem::symlink_status(opts_.dir / k, ec)))
           keys.push_back(k);
       }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -225,16 +226,31 @@ RestorePlan ResolveStats(Run& run, std::vector<ObjectInfo>& listing, const Local
   return PlanRestore(listing, tree, filter, run.opts.policy, md5_of);
 }
 
+// Control bytes of hostile keys are shown escaped, so a key cannot forge lines of the plan.
+std::string Printable(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 void PrintDryRun(const RestorePlan& plan) {
   for (const auto& s : plan.steps) {
-    std::string line = fmt::format("{:<15} {}", ActionName(s.action), s.rel);
-    if (!s.reason.empty()) line += "  (" + s.reason + ")";
+    std::string line = fmt::format("{:<15} {}", ActionName(s.action), Printable(s.rel));
+    if (!s.reason.empty()) line += "  (" + Printable(s.reason) + ")";
     std::puts(line.c_str());
   }
 }
 
-void CountPlan(const RestorePlan& plan, RestoreStats& stats, bool dry_run) {
+void CountPlan(const RestorePlan& plan, const std::vector<ObjectInfo>& listing, RestoreStats& stats,
+               bool dry_run) {
   for (const auto& s : plan.steps) {
+    if (dry_run && s.action == RestoreAction::kDownload) stats.bytes += listing[s.index].size;
     switch (s.action) {
       case RestoreAction::kSkipIdentical:
         ++stats.skipped_identical;
@@ -272,7 +288,9 @@ Result<std::vector<ObjectInfo>> ListBackup(Remote& remote, const RestoreOptions&
             "); check the name, or pass --allow-missing-bucket to treat it as a first deployment");
   }
   if (!listing) return std::unexpected(listing.error());
-  *first = listing->empty();
+  *first = std::all_of(listing->begin(), listing->end(), [](const ObjectInfo& o) {
+    return o.size == 0 && o.key.find_first_not_of('/') == std::string::npos;  // root markers
+  });
   return listing;
 }
 
@@ -286,7 +304,11 @@ Result<RestoreStats> RunRestore(Remote& remote, const Filter& filter, const Rest
   if (!listing) return std::unexpected(listing.error());
   if (stats.first_deployment) return stats;
   if (!opts.dry_run) {
+    bool created = !std::filesystem::exists(opts.dir);
     if (auto ok = MakeDirs(opts.dir); !ok) return std::unexpected(ok.error());
+    if (created && opts.chown && ::chown(opts.dir.c_str(), opts.chown->uid, opts.chown->gid) != 0) {
+      return std::unexpected(ErrnoError("chown", opts.dir));
+    }
   }
   UniqueFd root(::open(opts.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root && !(opts.dry_run && errno == ENOENT))
@@ -312,7 +334,7 @@ Result<RestoreStats> RunRestore(Remote& remote, const Filter& filter, const Rest
     return d ? std::optional(d->md5_hex) : std::nullopt;
   };
   RestorePlan plan = ResolveStats(run, *listing, *tree, filter, md5_of);
-  CountPlan(plan, run.stats, opts.dry_run);
+  CountPlan(plan, *listing, run.stats, opts.dry_run);
   if (opts.dry_run) {
     PrintDryRun(plan);
   } else {

@@ -79,6 +79,7 @@ RestorePlan PlanRestore(const std::vector<ObjectInfo>& remote, const LocalTree& 
   RestorePlan plan;
   for (std::size_t i = 0; i < remote.size(); ++i) {
     const ObjectInfo& o = remote[i];
+    if (o.key.empty() && o.size == 0) continue;  // the prefix's own folder marker ("path/")
     bool marker = o.key.ends_with('/');
     std::string rel = marker ? o.key.substr(0, o.key.find_last_not_of('/') + 1) : o.key;
     if (marker && (o.size != 0 || rel.empty())) {

@@ -28,11 +28,14 @@ using std::chrono::milliseconds;
 constexpr Millis kGuardRecheck{30'000};      // how often held-back deletions are looked at again
 constexpr Millis kWatcherRetry{5'000};       // how often a missing --dir is looked for
 constexpr Millis kIncompleteRescan{60'000};  // full rescans while some folder has no watch
-constexpr Millis kMaxBackoff{60'000};
+// Retries of pushes while the remote is down: short enough that everything arrives within a
+// few seconds of its return (a reconcile then also restores objects the outage lost).
+constexpr Millis kMaxBackoff{5'000};
 
 struct Job {
   enum class Kind { kPush, kRemove, kReconcile } kind;
   std::vector<std::string> rels;
+  MonoTime submitted{};
 };
 
 struct JobResult {
@@ -61,7 +64,7 @@ struct Sidecar::Impl {
   RealClock& clock = RealClock::Get();
   Coalescer coalescer;
   std::unique_ptr<InotifyWatcher> watcher;
-  UniqueFd epoll, timer, done_event;
+  UniqueFd epoll, timer, done_event, ping;
   std::map<int, std::function<void()>> extra_fds;
 
   // Worker pool.
@@ -75,6 +78,7 @@ struct Sidecar::Impl {
 
   // Scheduling of what is not a per-path change.
   bool reconcile_running = false;
+  bool stopping = false;
   std::optional<MonoTime> reconcile_at;
   std::optional<MonoTime> watcher_retry_at;
   int failures_in_a_row = 0;
@@ -104,7 +108,7 @@ Status Sidecar::Impl::Setup() {
   timer = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   done_event = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!epoll || !timer || !done_event) return Fail(ErrorKind::kIo, "event loop set-up failed");
-  for (int fd : {timer.get(), done_event.get()}) {
+  for (int fd : {timer.get(), done_event.get(), ping.get()}) {
     epoll_event ev{EPOLLIN, {.fd = fd}};
     ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev);
   }
@@ -152,6 +156,7 @@ void Sidecar::Impl::Worker() {
 
 void Sidecar::Impl::Submit(Job job) {
   ++jobs_in_flight;
+  job.submitted = clock.Mono();
   if (job.kind == Job::Kind::kReconcile) reconcile_running = true;
   {
     std::lock_guard lock(mu);
@@ -209,7 +214,8 @@ void Sidecar::Impl::OnFsEvents(MonoTime now) {
 }
 
 MonoTime Sidecar::Impl::Backoff(MonoTime now) const {
-  auto ms = std::min<std::int64_t>(kMaxBackoff.count(), 500LL << std::min(failures_in_a_row, 10));
+  auto ms =
+      std::min<std::int64_t>(kMaxBackoff.count(), 250LL << std::min(failures_in_a_row / 8, 10));
   return now + Millis(ms);
 }
 
@@ -225,12 +231,12 @@ void Sidecar::Impl::NoteRemote(const Result<PushStats>& outcome, MonoTime now) {
       state.remote_up = false;
       state.remote_down_since_ms = MonoMs(now);
     }
-    ++state.push_errors;
   } else if (outcome && failures_in_a_row > 0) {
     auto down = (MonoMs(now) - state.remote_down_since_ms.load()) / 1000.0;
     spdlog::info("remote is back after {:.1f}s; pushing {} pending changes", down,
                  coalescer.Pending());
     failures_in_a_row = 0;
+    reconcile_at = now;  // the remote may have lost objects (a server restored from nothing)
     state.remote_up = true;
     state.remote_down_since_ms = 0;
   }
@@ -244,6 +250,7 @@ void Sidecar::Impl::OnPushResult(const JobResult& r, MonoTime now) {
       ++state.uploads;
       state.uploaded_bytes += static_cast<std::int64_t>(r.outcome->bytes);
       state.last_push_unix = std::chrono::system_clock::to_time_t(clock.Wall());
+      state.ObservePush(std::chrono::duration<double>(now - r.job.submitted).count());
     }
     coalescer.Done(rel, true, now);
     return;
@@ -261,12 +268,14 @@ void Sidecar::Impl::OnPushResult(const JobResult& r, MonoTime now) {
       coalescer.Done(rel, true, now);
       return;
     default:
+      ++state.push_errors;
       coalescer.Done(rel, false, Backoff(now));
   }
 }
 
 void Sidecar::Impl::OnRemoveResult(const JobResult& r, MonoTime now) {
-  bool ok = r.outcome && r.outcome->blocked_deletes == 0;
+  // At shutdown a held-back deletion is dropped: the guard's answer cannot change by waiting.
+  bool ok = r.outcome && (r.outcome->blocked_deletes == 0 || stopping);
   MonoTime retry = r.outcome ? now + kGuardRecheck : Backoff(now);
   if (r.outcome && r.outcome->blocked_deletes > 0) {
     if (guard_reason != r.outcome->guard_reason) {
@@ -274,7 +283,9 @@ void Sidecar::Impl::OnRemoveResult(const JobResult& r, MonoTime now) {
     }
     guard_reason = r.outcome->guard_reason;
     state.guard_tripped = true;
-  } else if (r.outcome) {
+  } else if (!r.outcome) {
+    ++state.delete_errors;
+  } else {
     if (r.outcome->deleted) {
       spdlog::info(WithFields("deleted", {{"paths", r.job.rels}, {"objects", r.outcome->deleted}}));
     }
@@ -288,6 +299,7 @@ void Sidecar::Impl::OnRemoveResult(const JobResult& r, MonoTime now) {
 void Sidecar::Impl::OnReconcileResult(const JobResult& r, MonoTime now) {
   reconcile_running = false;
   if (!r.outcome) {
+    ++state.reconcile_errors;
     spdlog::debug("reconcile failed: {}", r.outcome.error().message);
     reconcile_at = Backoff(now);
     return;
@@ -300,6 +312,7 @@ void Sidecar::Impl::OnReconcileResult(const JobResult& r, MonoTime now) {
   state.uploads += s.uploaded;
   state.uploaded_bytes += static_cast<std::int64_t>(s.bytes);
   state.deletes += s.deleted;
+  state.push_errors += s.failed;
   if (s.uploaded > 0) state.last_push_unix = std::chrono::system_clock::to_time_t(clock.Wall());
   bool again = s.failed > 0 || s.changed_while_read > 0 || s.blocked_deletes > 0;
   reconcile_at =
@@ -390,6 +403,7 @@ void Sidecar::Impl::Drain(MonoTime deadline) {
 
 int Sidecar::Impl::Shutdown() {
   MonoTime now = clock.Mono();
+  stopping = true;
   if (watcher) OnFsEvents(now);  // the writes made just before the signal
   if (watcher) ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, watcher->fd(), nullptr);
   watcher.reset();
@@ -418,8 +432,20 @@ int Sidecar::Impl::Shutdown() {
   return 1;
 }
 
-Sidecar::Sidecar(Pusher& pusher, const Filter& filter, SidecarOptions opts)
-    : impl_(std::make_unique<Impl>(pusher, filter, std::move(opts), state_)) {}
+void SidecarState::ObservePush(double seconds) {
+  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) ++push_le[i];
+  }
+  ++push_count;
+  push_sum_us += static_cast<std::int64_t>(seconds * 1e6);
+}
+
+Sidecar::Sidecar(Pusher& pusher, const Filter& filter, SidecarOptions opts, SidecarState& state)
+    : impl_(std::make_unique<Impl>(pusher, filter, std::move(opts), state)) {
+  impl_->ping = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+}
+
+int Sidecar::ping_fd() const { return impl_->ping.get(); }
 
 Sidecar::~Sidecar() {
   if (!impl_->workers.empty() && impl_->workers.front().joinable()) {
@@ -456,6 +482,7 @@ int Sidecar::Run(int signal_fd) {
   epoll_event sev{EPOLLIN, {.fd = signal_fd}};
   ::epoll_ctl(d.epoll.get(), EPOLL_CTL_ADD, signal_fd, &sev);
   d.StartWorkers();
+  d.state.loop_started = true;
   MonoTime now = d.clock.Mono();
   d.OpenWatcher(now);  // before the first reconcile, so that no change slips between the two
   d.reconcile_at = now;
@@ -476,6 +503,10 @@ int Sidecar::Run(int signal_fd) {
         d.OnFsEvents(now);
       } else if (fd == d.done_event.get()) {
         d.OnResults(now);
+      } else if (fd == d.ping.get()) {
+        std::uint64_t pings;
+        (void)!::read(fd, &pings, sizeof pings);
+        ++d.state.loop_acks;
       } else if (fd == d.timer.get()) {
         std::uint64_t ticks;
         (void)!::read(fd, &ticks, sizeof ticks);

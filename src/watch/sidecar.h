@@ -3,6 +3,7 @@
 // waits on the network and events arriving during an upload are queued, never dropped.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -38,13 +39,27 @@ struct SidecarState {
   std::atomic<std::int64_t> uploaded_bytes{0};
   std::atomic<std::int64_t> deletes{0};
   std::atomic<std::int64_t> push_errors{0};
+  std::atomic<std::int64_t> delete_errors{0};
+  std::atomic<std::int64_t> reconcile_errors{0};
   std::atomic<std::int64_t> reconciles{0};
   std::atomic<std::int64_t> last_push_unix{0};  // wall-clock seconds of the last successful push
+  std::atomic<bool> loop_started{false};
+  std::atomic<std::int64_t> loop_acks{0};  // bumped by the loop for each health ping
+
+  // Push latency (a due change handed to a worker → stored), as a cumulative histogram.
+  static constexpr std::array<double, 11> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                      0.5,   1,    2.5,   5,    10};
+  std::array<std::atomic<std::int64_t>, kBuckets.size()> push_le{};
+  std::atomic<std::int64_t> push_count{0};
+  std::atomic<std::int64_t> push_sum_us{0};
+  // Records one push latency.
+  void ObservePush(double seconds);
 };
 
 class Sidecar {
  public:
-  Sidecar(Pusher& pusher, const Filter& filter, SidecarOptions opts);
+  // `state` must outlive the sidecar; health checks and metrics read it from other threads.
+  Sidecar(Pusher& pusher, const Filter& filter, SidecarOptions opts, SidecarState& state);
   ~Sidecar();
 
   // Blocks SIGTERM and SIGINT in the calling thread (do it before any other thread starts, so
@@ -56,8 +71,9 @@ class Sidecar {
   // 0 when everything pending was pushed, 1 when not.
   int Run(int signal_fd);
 
-  // Live state for health checks and metrics.
-  const SidecarState& state() const { return state_; }
+  // A descriptor that, written to (eventfd semantics), makes the loop bump state.loop_acks:
+  // health checks use it to see that the loop still turns.
+  int ping_fd() const;
   // Adds `fd` to the event loop before Run(): `on_readable` runs on the loop thread whenever
   // it is readable. Lets another component (the HTTP server) share the loop; it must not block.
   void AddFd(int fd, std::function<void()> on_readable);
@@ -65,7 +81,6 @@ class Sidecar {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  SidecarState state_;
 };
 
 }  // namespace cfgsync

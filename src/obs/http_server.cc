@@ -1,0 +1,632 @@
+#include "obs/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstring>
+#include <list>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+
+#include "core/fs.h"
+
+namespace cfgsync {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// epoll user data: these two ids name the listening socket and the stop eventfd; connections
+// get increasing ids from kFirstConnId, never reused, so a stale event for a connection closed
+// earlier in the same batch finds nothing instead of a newer connection on a recycled fd.
+constexpr std::uint64_t kListenerId = 0;
+constexpr std::uint64_t kWakeId = 1;
+constexpr std::uint64_t kFirstConnId = 2;
+
+constexpr int kAcceptBatch = 64;                  // accepts per wake-up, so reads are not starved
+constexpr std::size_t kReadChunk = 4096;          // stack buffer for each recv
+constexpr std::size_t kMaxDrainBytes = 64 << 10;  // discarded after the reply before giving up
+constexpr auto kListenerPause = std::chrono::milliseconds(100);  // after EMFILE and kin
+
+struct ListenAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  int family = AF_INET;
+};
+
+// Parses "HOST:PORT" into a socket address; nullopt when malformed.
+std::optional<ListenAddress> ParseAddress(std::string_view text) {
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string host(text.substr(0, colon));
+  std::string_view port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || port_text.size() > 5 || ec != std::errc() ||
+      end != port_text.data() + port_text.size() || port > 65535) {
+    return std::nullopt;
+  }
+  ListenAddress out;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&out.storage);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(static_cast<std::uint16_t>(port));
+    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &sa->sin6_addr) != 1) {
+      return std::nullopt;
+    }
+    out.length = sizeof(sockaddr_in6);
+    out.family = AF_INET6;
+    return out;
+  }
+  auto* sa = reinterpret_cast<sockaddr_in*>(&out.storage);
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons(static_cast<std::uint16_t>(port));
+  if (host.empty()) {
+    sa->sin_addr.s_addr = htonl(INADDR_ANY);
+  } else if (host == "localhost") {
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  } else if (::inet_pton(AF_INET, host.c_str(), &sa->sin_addr) != 1) {
+    return std::nullopt;
+  }
+  out.length = sizeof(sockaddr_in);
+  return out;
+}
+
+Error SocketError(std::string_view what, std::string_view addr) {
+  int e = errno;
+  return Error{ErrorKind::kIo, "--http-addr: " + std::string(what) + " " + std::string(addr) +
+                                   ": " + std::strerror(e)};
+}
+
+// Creates the non-blocking listening socket and returns it with the port actually bound.
+Result<std::pair<UniqueFd, std::uint16_t>> Listen(const ListenAddress& a, std::string_view text) {
+  UniqueFd fd(::socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return std::unexpected(SocketError("socket for", text));
+  /*
+   * SO_REUSEADDR lets a restarted sidecar bind while old connections sit in TIME_WAIT; on Linux
+   * it still refuses a second listener on the same port, so a conflict is reported. "[::]"
+   * should mean every interface, IPv4 included, whatever the system default for V6ONLY.
+   */
+  int one = 1, zero = 0;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (a.family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&a.storage), a.length) != 0) {
+    return std::unexpected(SocketError("bind", text));
+  }
+  if (::listen(fd.get(), SOMAXCONN) != 0) return std::unexpected(SocketError("listen on", text));
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
+    return std::unexpected(SocketError("getsockname for", text));
+  }
+  std::uint16_t port = a.family == AF_INET6
+                           ? ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port)
+                           : ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
+  return std::pair{std::move(fd), port};
+}
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "";
+  }
+}
+
+HttpReply ErrorReply(int status) {
+  HttpReply reply;
+  reply.status = status;
+  reply.body = std::string(ReasonPhrase(status)) + "\n";
+  return reply;
+}
+
+// Serializes a reply. The content type comes from our own code, but control characters are
+// dropped anyway so that no handler can ever split the header block.
+std::string BuildResponse(HttpReply reply, bool head_only, bool allow_header) {
+  if (reply.status < 200 || reply.status > 599) reply = ErrorReply(500);
+  std::string type;
+  for (char c : reply.content_type) {
+    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) type += c;
+  }
+  if (type.empty()) type = HttpReply{}.content_type;
+  std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " +
+                    std::string(ReasonPhrase(reply.status)) + "\r\nContent-Type: " + type +
+                    "\r\nContent-Length: " + std::to_string(reply.body.size()) +
+                    "\r\nCache-Control: no-store\r\nConnection: close\r\n";
+  if (allow_header) out += "Allow: GET, HEAD\r\n";
+  out += "\r\n";
+  if (!head_only) out += reply.body;
+  return out;
+}
+
+// Offset just past the blank line that ends the header section, or 0 while there is none.
+// Bytes before `scanned` were searched already; lines may end in CRLF or a bare LF.
+std::size_t HeaderEnd(std::string_view in, std::size_t scanned) {
+  for (std::size_t i = scanned >= 2 ? scanned - 2 : 0; i < in.size(); ++i) {
+    if (in[i] != '\n') continue;
+    if (i + 1 < in.size() && in[i + 1] == '\n') return i + 2;
+    if (i + 2 < in.size() && in[i + 1] == '\r' && in[i + 2] == '\n') return i + 3;
+  }
+  return 0;
+}
+
+// Removes and returns the first line of `rest`, without its LF or CRLF.
+std::string_view TakeLine(std::string_view& rest) {
+  std::size_t lf = rest.find('\n');
+  std::string_view line = rest.substr(0, lf);
+  rest = lf == std::string_view::npos ? std::string_view() : rest.substr(lf + 1);
+  if (line.ends_with('\r')) line.remove_suffix(1);
+  return line;
+}
+
+bool IsTchar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool IsToken(std::string_view s) { return !s.empty() && std::ranges::all_of(s, IsTchar); }
+
+bool IsVisible(char c) { return c > 0x20 && c < 0x7f; }
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// "Name: value" with a token name (which also rejects obsolete line folding) and no control
+// characters in the value other than tab.
+bool IsValidField(std::string_view line) {
+  std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos || !IsToken(line.substr(0, colon))) return false;
+  return std::ranges::all_of(line.substr(colon + 1), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return c == '\t' || (u >= 0x20 && u != 0x7f);
+  });
+}
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  return std::ranges::equal(a, b, [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+// The path to route on: the target without query or fragment. Origin-form ("/x?y") is what
+// probes and scrapers send; absolute-form ("http://host/x") must be accepted too (RFC 9112).
+std::optional<std::string_view> PathOf(std::string_view target) {
+  if (!target.starts_with('/')) {
+    std::size_t scheme = target.find("://");
+    if (scheme == std::string_view::npos || !(EqualsNoCase(target.substr(0, scheme), "http") ||
+                                              EqualsNoCase(target.substr(0, scheme), "https"))) {
+      return std::nullopt;
+    }
+    std::size_t path = target.find_first_of("/?#", scheme + 3);
+    if (path == std::string_view::npos || target[path] != '/') return "/";
+    target = target.substr(path);
+  }
+  return target.substr(0, target.find_first_of("?#"));
+}
+
+struct Head {
+  int status = 0;  // 0 for a well-formed GET or HEAD; otherwise the error status to answer
+  std::string_view method;
+  std::string_view path;
+};
+
+// Checks the request line and header fields of a complete header section and decides what
+// kind of answer it gets. Header values are not otherwise used: no route depends on them.
+Head ParseHead(std::string_view rest) {
+  Head h, bad;
+  bad.status = 400;
+  std::string_view line = TakeLine(rest);
+  std::size_t sp1 = line.find(' ');
+  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return bad;
+  std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+  if (!IsToken(method) || target.empty() || !std::ranges::all_of(target, IsVisible) ||
+      version.size() != 8 || !version.starts_with("HTTP/") || !IsDigit(version[5]) ||
+      version[6] != '.' || !IsDigit(version[7])) {
+    return bad;
+  }
+  for (std::string_view field = TakeLine(rest); !field.empty(); field = TakeLine(rest)) {
+    if (!IsValidField(field)) return bad;
+  }
+  h.method = method;
+  std::optional<std::string_view> path = PathOf(target);
+  if (version[5] != '1') {
+    h.status = 505;
+  } else if (method != "GET" && method != "HEAD") {
+    h.status = 405;
+  } else if (!path) {
+    h.status = 400;
+  } else {
+    h.path = *path;
+  }
+  return h;
+}
+
+}  // namespace
+
+/*
+ * The event loop. Connections live in a list in accept order; since every connection gets the
+ * same time budget from its accept, that order is also deadline order, so the nearest deadline
+ * is always the front and the epoll_wait timeout is computed from it alone (no timer heap, no
+ * timerfd, and no timeout at all when there is no connection).
+ */
+class HttpServer::Loop {
+ public:
+  Loop(UniqueFd listener, UniqueFd epoll, UniqueFd wake, std::map<std::string, HttpHandler> routes,
+       HttpServerOptions opts);
+
+  // Creates the epoll set and stop eventfd around `listener`. Failure: kIo.
+  static Result<std::unique_ptr<Loop>> Create(UniqueFd listener,
+                                              std::map<std::string, HttpHandler> routes,
+                                              HttpServerOptions opts);
+
+  // Serves until Stop is called; runs on the server thread.
+  void Run();
+  // Makes Run return soon; callable from any thread.
+  void Stop();
+
+ private:
+  enum class Phase { kReading, kWriting, kDraining };
+  struct Conn {
+    std::uint64_t id = 0;
+    UniqueFd fd;
+    Clock::time_point deadline;
+    Phase phase = Phase::kReading;
+    std::uint32_t events = EPOLLIN;  // what epoll currently watches for
+    std::string in;                  // the request so far, at most max_header_bytes
+    std::string out;                 // the serialized reply
+    std::size_t sent = 0;
+    std::size_t drained = 0;
+  };
+  using ConnIt = std::list<Conn>::iterator;
+
+  // Milliseconds until the nearest deadline (rounded up), or -1 when nothing is due.
+  int WaitTimeoutMs() const;
+  // Accepts pending connections (a bounded batch) and admits each.
+  void AcceptReady();
+  // Registers a new connection, evicting the oldest when at max_connections.
+  void Admit(UniqueFd fd);
+  // Resumes watching the listener, or suspends it for kListenerPause.
+  void SetListening(bool on);
+  // Routes an epoll event to the connection's current phase; ignores closed connections.
+  void ConnReady(std::uint64_t id);
+  // The three phases of a connection; each may close it, invalidating `c`.
+  void ReadRequest(ConnIt c);
+  void WriteReply(ConnIt c);
+  void Drain(ConnIt c);
+  // The serialized response to a complete header section (calls the route's handler).
+  std::string Answer(std::string_view head) const;
+  // Switches `c` to writing `response` and starts sending it.
+  void StartReply(ConnIt c, std::string response);
+  // Closes every connection whose deadline has passed.
+  void ExpireDeadlines();
+  // Changes the events epoll watches for `c`; false if epoll refused.
+  bool Watch(Conn& c, std::uint32_t events);
+  // Forgets and closes `c`; `abortive` resets it, discarding unsent data.
+  void Close(ConnIt c, bool abortive);
+
+  UniqueFd listener_, epoll_, wake_;
+  std::map<std::string, HttpHandler> routes_;
+  HttpServerOptions opts_;
+  std::list<Conn> conns_;
+  std::unordered_map<std::uint64_t, ConnIt> by_id_;
+  std::uint64_t next_id_ = kFirstConnId;
+  std::optional<Clock::time_point> paused_until_;  // set while accept is suspended
+};
+
+HttpServer::Loop::Loop(UniqueFd listener, UniqueFd epoll, UniqueFd wake,
+                       std::map<std::string, HttpHandler> routes, HttpServerOptions opts)
+    : listener_(std::move(listener)),
+      epoll_(std::move(epoll)),
+      wake_(std::move(wake)),
+      routes_(std::move(routes)),
+      opts_(opts) {
+  opts_.max_connections = std::max<std::size_t>(opts_.max_connections, 1);
+  opts_.max_header_bytes = std::max<std::size_t>(opts_.max_header_bytes, 64);
+  opts_.request_timeout = std::max(opts_.request_timeout, std::chrono::milliseconds(1));
+}
+
+Result<std::unique_ptr<HttpServer::Loop>> HttpServer::Loop::Create(
+    UniqueFd listener, std::map<std::string, HttpHandler> routes, HttpServerOptions opts) {
+  UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll) return Fail(ErrorKind::kIo, std::string("epoll_create1: ") + std::strerror(errno));
+  UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake) return Fail(ErrorKind::kIo, std::string("eventfd: ") + std::strerror(errno));
+  for (auto [fd, id] : {std::pair{listener.get(), kListenerId}, std::pair{wake.get(), kWakeId}}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = id;
+    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return Fail(ErrorKind::kIo, std::string("epoll_ctl: ") + std::strerror(errno));
+    }
+  }
+  return std::make_unique<Loop>(std::move(listener), std::move(epoll), std::move(wake),
+                                std::move(routes), opts);
+}
+
+void HttpServer::Loop::Run() {
+  std::array<epoll_event, 64> events;
+  for (;;) {
+    int n =
+        ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), WaitTimeoutMs());
+    /* Only programming errors (EBADF, EINVAL) remain besides EINTR; there is nothing to retry. */
+    if (n < 0 && errno != EINTR) return;
+    for (int i = 0; i < n; ++i) {
+      std::uint64_t id = events[static_cast<std::size_t>(i)].data.u64;
+      if (id == kWakeId) return;
+      if (id == kListenerId) {
+        AcceptReady();
+      } else {
+        ConnReady(id);
+      }
+    }
+    ExpireDeadlines();
+    if (paused_until_ && Clock::now() >= *paused_until_) SetListening(true);
+  }
+}
+
+void HttpServer::Loop::Stop() {
+  std::uint64_t one = 1;
+  ssize_t written = ::write(wake_.get(), &one, sizeof one);
+  (void)written;  // the counter cannot overflow from one write per server lifetime
+}
+
+int HttpServer::Loop::WaitTimeoutMs() const {
+  std::optional<Clock::time_point> next = paused_until_;
+  if (!conns_.empty() && (!next || conns_.front().deadline < *next)) {
+    next = conns_.front().deadline;
+  }
+  if (!next) return -1;  // idle: sleep until a client or Stop arrives
+  // Rounded up, so that the loop never wakes just before a deadline and spins on a 0 timeout.
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - Clock::now()).count();
+  return static_cast<int>(std::clamp<decltype(left)>(left, 0, INT_MAX));
+}
+
+void HttpServer::Loop::AcceptReady() {
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      Admit(UniqueFd(fd));
+      continue;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    /*
+     * Out of descriptors or memory: the pending connection stays queued, so a level-triggered
+     * listener would wake us at once, forever. Stop watching it for a moment instead.
+     */
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      SetListening(false);
+      return;
+    }
+    // Anything else (ECONNABORTED, network errors) concerns that one connection: go on.
+  }
+}
+
+void HttpServer::Loop::Admit(UniqueFd fd) {
+  /*
+   * At the limit the oldest connection makes room: it has had the most time to finish, and a
+   * client holding slots with slow requests cannot lock out a newly arriving probe. Memory stays
+   * at max_connections connections whatever the arrival rate.
+   */
+  if (conns_.size() >= opts_.max_connections) {
+    Close(conns_.begin(), conns_.front().phase == Phase::kWriting);
+  }
+  std::uint64_t id = next_id_++;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = id;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd.get(), &ev) != 0) return;  // fd closes
+  Conn& c = conns_.emplace_back();
+  c.id = id;
+  c.fd = std::move(fd);
+  c.deadline = Clock::now() + opts_.request_timeout;
+  by_id_.emplace(id, std::prev(conns_.end()));
+}
+
+void HttpServer::Loop::SetListening(bool on) {
+  epoll_event ev{};
+  ev.events = on ? std::uint32_t{EPOLLIN} : 0;
+  ev.data.u64 = kListenerId;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, listener_.get(), &ev);
+  if (on) {
+    paused_until_.reset();
+  } else {
+    paused_until_ = Clock::now() + kListenerPause;
+  }
+}
+
+void HttpServer::Loop::ConnReady(std::uint64_t id) {
+  auto found = by_id_.find(id);
+  if (found == by_id_.end()) return;  // closed earlier in this batch
+  ConnIt c = found->second;
+  // Errors and hang-ups need no special case: the next recv or send reports them.
+  switch (c->phase) {
+    case Phase::kReading:
+      return ReadRequest(c);
+    case Phase::kWriting:
+      return WriteReply(c);
+    case Phase::kDraining:
+      return Drain(c);
+  }
+}
+
+void HttpServer::Loop::ReadRequest(ConnIt c) {
+  std::array<char, kReadChunk> buf;
+  for (;;) {
+    // Never more than max_header_bytes in total: the limit is also the read size cap.
+    std::size_t room = opts_.max_header_bytes - c->in.size();
+    ssize_t n = ::recv(c->fd.get(), buf.data(), std::min(room, buf.size()), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) return Close(c, false);  // gone before finishing the request, or an error
+    std::size_t scanned = c->in.size();
+    c->in.append(buf.data(), static_cast<std::size_t>(n));
+    if (std::size_t end = HeaderEnd(c->in, scanned); end != 0) {
+      return StartReply(c, Answer(std::string_view(c->in).substr(0, end)));
+    }
+    if (c->in.size() >= opts_.max_header_bytes) {
+      return StartReply(c, BuildResponse(ErrorReply(431), false, false));
+    }
+  }
+}
+
+std::string HttpServer::Loop::Answer(std::string_view head) const {
+  Head h = ParseHead(head);
+  bool head_only = h.method == "HEAD";
+  if (h.status != 0) return BuildResponse(ErrorReply(h.status), head_only, h.status == 405);
+  auto route = routes_.find(std::string(h.path));
+  if (route == routes_.end()) return BuildResponse(ErrorReply(404), head_only, false);
+  HttpReply reply;
+  try {
+    reply = route->second();
+  } catch (...) {
+    // The server thread must outlive a failing handler (an empty one included).
+    reply = ErrorReply(500);
+  }
+  return BuildResponse(std::move(reply), head_only, false);
+}
+
+void HttpServer::Loop::StartReply(ConnIt c, std::string response) {
+  c->in = std::string();  // frees the request buffer
+  c->out = std::move(response);
+  c->sent = 0;
+  c->phase = Phase::kWriting;
+  WriteReply(c);
+}
+
+void HttpServer::Loop::WriteReply(ConnIt c) {
+  while (c->sent < c->out.size()) {
+    ssize_t n = ::send(c->fd.get(), c->out.data() + c->sent, c->out.size() - c->sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      c->sent += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!Watch(*c, EPOLLOUT)) Close(c, true);
+      return;  // the deadline bounds how long a client that does not read can hold this
+    } else {
+      return Close(c, true);
+    }
+  }
+  /*
+   * Lingering close: send our FIN, then read and discard until the client closes. Closing at
+   * once while request bytes we never read (a body, pipelined requests) are still queued would
+   * make the kernel send a reset, which can destroy the reply before the client reads it.
+   */
+  c->out = std::string();
+  c->phase = Phase::kDraining;
+  ::shutdown(c->fd.get(), SHUT_WR);
+  if (!Watch(*c, EPOLLIN)) return Close(c, false);
+  Drain(c);
+}
+
+void HttpServer::Loop::Drain(ConnIt c) {
+  std::array<char, kReadChunk> buf;
+  for (;;) {
+    ssize_t n = ::recv(c->fd.get(), buf.data(), buf.size(), 0);
+    if (n > 0) {
+      c->drained += static_cast<std::size_t>(n);
+      if (c->drained > kMaxDrainBytes) return Close(c, false);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return;
+    } else {
+      return Close(c, false);
+    }
+  }
+}
+
+void HttpServer::Loop::ExpireDeadlines() {
+  Clock::time_point now = Clock::now();
+  while (!conns_.empty() && conns_.front().deadline <= now) {
+    ConnIt c = conns_.begin();
+    if (c->phase == Phase::kReading && !c->in.empty()) {
+      // A best-effort hint for a slow but honest client; never waits for buffer space.
+      std::string reply = BuildResponse(ErrorReply(408), false, false);
+      ssize_t sent = ::send(c->fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)sent;
+    }
+    Close(c, c->phase == Phase::kWriting);
+  }
+}
+
+bool HttpServer::Loop::Watch(Conn& c, std::uint32_t events) {
+  if (c.events == events) return true;
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = c.id;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev) != 0) return false;
+  c.events = events;
+  return true;
+}
+
+void HttpServer::Loop::Close(ConnIt c, bool abortive) {
+  if (abortive) {
+    /*
+     * A reset discards whatever reply bytes the kernel still holds for a client that stopped
+     * reading; a plain close would leave them to be retried long after we gave up.
+     */
+    linger hard{1, 0};
+    ::setsockopt(c->fd.get(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  }
+  by_id_.erase(c->id);
+  conns_.erase(c);  // closing the descriptor also removes it from the epoll set
+}
+
+HttpServer::HttpServer(std::unique_ptr<Loop> loop, std::uint16_t port)
+    : loop_(std::move(loop)), thread_([loop = loop_.get()] { loop->Run(); }), port_(port) {}
+
+HttpServer::~HttpServer() {
+  loop_->Stop();
+  thread_.join();
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(std::string_view addr,
+                                                      std::map<std::string, HttpHandler> routes,
+                                                      HttpServerOptions opts) {
+  std::optional<ListenAddress> parsed = ParseAddress(addr);
+  if (!parsed) {
+    return Fail(ErrorKind::kConfig, "--http-addr: invalid address \"" + std::string(addr) +
+                                        "\" (use HOST:PORT, e.g. :9090, 127.0.0.1:9090 or "
+                                        "[::]:9090)");
+  }
+  auto listening = Listen(*parsed, addr);
+  if (!listening) return std::unexpected(std::move(listening.error()));
+  auto loop = Loop::Create(std::move(listening->first), std::move(routes), opts);
+  if (!loop) return std::unexpected(std::move(loop.error()).With("--http-addr"));
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(*loop), listening->second));
+}
+
+}  // namespace cfgsync

@@ -1,0 +1,578 @@
+#include "sync/push.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/hash.h"
+#include "remote/mem_remote.h"
+#include "support/test_server.h"
+
+namespace cfgsync {
+namespace {
+
+namespace fs = std::filesystem;
+
+void WriteFile(const fs::path& path, const std::string& content) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+void SetMtime(const fs::path& path, FileTime t) {
+  struct timespec ts[2] = {{0, UTIME_OMIT}, {t.sec, static_cast<long>(t.nsec)}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), ts, 0), 0) << path;
+}
+
+std::string Md5Hex(const std::string& s) { return HexEncode(Md5(s)); }
+
+template <class T>
+std::string Text(const std::expected<T, Error>& r) {
+  return r ? "ok" : std::string(KindName(r.error().kind)) + ": " + r.error().message;
+}
+
+const RemoteOp kAllOps[] = {RemoteOp::kCheckRoot, RemoteOp::kList, RemoteOp::kStat,
+                            RemoteOp::kGet,       RemoteOp::kPut,  RemoteOp::kRemove};
+
+class PusherTest : public ::testing::Test {
+ protected:
+  PushOptions Opts() const {
+    PushOptions o;
+    o.dir = dir_;
+    o.guard = *ParseDeleteGuard("50%");
+    o.transfers = 4;
+    return o;
+  }
+
+  // Total requests of every kind made to the remote so far.
+  int TotalCalls() const {
+    int n = 0;
+    for (RemoteOp op : kAllOps) n += mem_.Calls(op);
+    return n;
+  }
+
+  std::vector<std::string> RemoteKeys() {
+    auto list = mem_.List("");
+    EXPECT_TRUE(list) << Text(list);
+    std::vector<std::string> keys;
+    if (list)
+      for (const auto& o : *list) keys.push_back(o.key);
+    return keys;
+  }
+
+  testing::TempDir tmp_{"cfgsync-push"};
+  fs::path dir_ = tmp_.path() / "config";
+  MemRemote mem_;
+  Filter filter_ = *Filter::Build(FilterOptions{});
+};
+
+TEST_F(PusherTest, ReconcileUploadsNewFilesWithMetadata) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  WriteFile(dir_ / "sub" / "b.yaml", "beta: 1\n");
+  ASSERT_EQ(::chmod((dir_ / "a.ini").c_str(), 0640), 0);
+  SetMtime(dir_ / "a.ini", FileTime{1709618828, 123456789});
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->uploaded, 2);
+  EXPECT_EQ(stats->deleted, 0);
+  EXPECT_EQ(stats->failed, 0);
+  EXPECT_EQ(stats->bytes, 13u);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kPut), 2);
+  EXPECT_EQ(mem_.Content("a.ini"), std::string("alpha"));
+  EXPECT_EQ(mem_.Content("sub/b.yaml"), std::string("beta: 1\n"));
+  EXPECT_EQ(pusher.IndexSize(), 2u);
+
+  auto st = mem_.Stat("a.ini");
+  ASSERT_TRUE(st) << Text(st);
+  ASSERT_TRUE(st->meta.has_value());
+  struct stat local;
+  ASSERT_EQ(::lstat((dir_ / "a.ini").c_str(), &local), 0);
+  EXPECT_EQ(st->meta->mtime, (FileTime{1709618828, 123456789}));
+  EXPECT_EQ(st->meta->mode, static_cast<std::uint32_t>(S_IFREG | 0640));
+  EXPECT_EQ(st->meta->uid, local.st_uid);
+  EXPECT_EQ(st->meta->gid, local.st_gid);
+  EXPECT_EQ(st->meta->md5_hex, Md5Hex("alpha"));
+}
+
+TEST_F(PusherTest, SecondReconcileUploadsNothing) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  WriteFile(dir_ / "sub" / "b.yaml", "beta");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  int puts = mem_.Calls(RemoteOp::kPut);
+  int stats_calls = mem_.Calls(RemoteOp::kStat);
+  auto again = pusher.Reconcile();
+  ASSERT_TRUE(again) << Text(again);
+  EXPECT_EQ(again->uploaded, 0);
+  EXPECT_EQ(again->identical, 2);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kPut), puts);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kStat), stats_calls);  // our own writes need no HEAD
+}
+
+TEST_F(PusherTest, ReconcileUploadsChangedContentAndAttributes) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  WriteFile(dir_ / "b.ini", "bravo");
+  WriteFile(dir_ / "c.ini", "charlie");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  WriteFile(dir_ / "a.ini", "ALPHA");  // same size, new content
+  ASSERT_EQ(::chmod((dir_ / "b.ini").c_str(), 0600), 0);
+  int puts = mem_.Calls(RemoteOp::kPut);
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->uploaded, 2);
+  EXPECT_EQ(stats->identical, 1);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kPut), puts + 2);
+  EXPECT_EQ(mem_.Content("a.ini"), std::string("ALPHA"));
+  EXPECT_EQ(mem_.Stat("b.ini")->meta->mode, static_cast<std::uint32_t>(S_IFREG | 0600));
+}
+
+TEST_F(PusherTest, ReconcileAgainstObjectsStoredEarlierNeedsNoUpload) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  // Stored after the file was last changed, without attributes (e.g. a listing from S3 after
+  // a restart): same md5 and an older ctime mean nothing changed since.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  mem_.Seed("a.ini", "alpha");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->identical, 1);
+  EXPECT_EQ(stats->uploaded, 0);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kPut), 0);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kStat), 0);
+}
+
+TEST_F(PusherTest, ReconcileVerifiesFilesTouchedSinceStoredAndUploadsChangedAttributes) {
+  mem_.Seed("a.ini", "alpha");  // stored without mtime/mode/owner
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WriteFile(dir_ / "a.ini", "alpha");  // same content, ctime newer than the object
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kStat), 1);  // verified
+  EXPECT_EQ(stats->uploaded, 1);              // stored attributes differ
+  EXPECT_EQ(mem_.Calls(RemoteOp::kPut), 1);
+  EXPECT_TRUE(mem_.Stat("a.ini")->meta->mtime.has_value());
+}
+
+TEST_F(PusherTest, ReconcileDeletesKeysAbsentLocally) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  mem_.Seed("gone.ini", "g");
+  mem_.Seed("sub/gone.ini", "g");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 2);
+  EXPECT_EQ(RemoteKeys(), std::vector<std::string>{"a.ini"});
+  EXPECT_EQ(pusher.IndexSize(), 1u);
+}
+
+TEST_F(PusherTest, ReconcileNeverDeletesExcludedKeysOrFolderMarkers) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  mem_.Seed("old.log", "l");
+  mem_.Seed("home.db", "d");
+  mem_.Seed("folder/", "");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 0);
+  EXPECT_EQ(RemoteKeys(), (std::vector<std::string>{"a.ini", "folder/", "home.db", "old.log"}));
+}
+
+TEST_F(PusherTest, ExcludedFilesNeverUploaded) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  WriteFile(dir_ / "app.log", "log");
+  WriteFile(dir_ / "home.db", "db");
+  WriteFile(dir_ / "home.db-wal", "wal");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->uploaded, 1);
+  EXPECT_EQ(RemoteKeys(), std::vector<std::string>{"a.ini"});
+
+  int before = TotalCalls();
+  auto pushed = pusher.PushPath("app.log");
+  ASSERT_TRUE(pushed) << Text(pushed);
+  EXPECT_EQ(pushed->uploaded, 0);
+  EXPECT_EQ(TotalCalls(), before);
+  EXPECT_EQ(mem_.Content("app.log"), std::nullopt);
+}
+
+TEST_F(PusherTest, SymlinksSkipped) {
+  WriteFile(tmp_.path() / "outside.ini", "secret outside");
+  WriteFile(dir_ / "a.ini", "alpha");
+  fs::create_symlink(tmp_.path() / "outside.ini", dir_ / "link.ini");
+  fs::create_symlink(tmp_.path(), dir_ / "linkdir");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->uploaded, 1);
+  EXPECT_EQ(RemoteKeys(), std::vector<std::string>{"a.ini"});
+
+  auto pushed = pusher.PushPath("link.ini");
+  EXPECT_FALSE(pushed && pushed->uploaded > 0);
+  EXPECT_EQ(mem_.Content("link.ini"), std::nullopt);
+}
+
+TEST_F(PusherTest, PushPathOfUnchangedFileMakesNoRequest) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  int before = TotalCalls();
+  auto stats = pusher.PushPath("a.ini");
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->uploaded, 0);
+  EXPECT_EQ(stats->identical, 1);
+  EXPECT_EQ(TotalCalls(), before);
+}
+
+TEST_F(PusherTest, PushPathAfterContentChangeMakesOnePut) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  WriteFile(dir_ / "a.ini", "alpha, edited");
+  int before = TotalCalls();
+  int puts = mem_.Calls(RemoteOp::kPut);
+  auto stats = pusher.PushPath("a.ini");
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->uploaded, 1);
+  EXPECT_EQ(stats->bytes, 13u);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kPut), puts + 1);
+  EXPECT_EQ(TotalCalls(), before + 1);
+  EXPECT_EQ(mem_.Content("a.ini"), std::string("alpha, edited"));
+  // And now it is known: a second push is free.
+  int after = TotalCalls();
+  ASSERT_TRUE(pusher.PushPath("a.ini"));
+  EXPECT_EQ(TotalCalls(), after);
+}
+
+TEST_F(PusherTest, PushPathAfterSameSizeContentChangeUploads) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  WriteFile(dir_ / "a.ini", "ALPHA");
+  // Even with the old mtime put back, the content differs.
+  auto st = mem_.Stat("a.ini");
+  ASSERT_TRUE(st && st->meta && st->meta->mtime);
+  SetMtime(dir_ / "a.ini", *st->meta->mtime);
+  auto stats = pusher.PushPath("a.ini");
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->uploaded, 1);
+  EXPECT_EQ(mem_.Content("a.ini"), std::string("ALPHA"));
+}
+
+TEST_F(PusherTest, PushPathAfterModeChangeMakesOnePut) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  ASSERT_EQ(::chmod((dir_ / "a.ini").c_str(), 0600), 0);
+  int puts = mem_.Calls(RemoteOp::kPut);
+  auto stats = pusher.PushPath("a.ini");
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->uploaded, 1);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kPut), puts + 1);
+  EXPECT_EQ(mem_.Stat("a.ini")->meta->mode, static_cast<std::uint32_t>(S_IFREG | 0600));
+}
+
+TEST_F(PusherTest, PushPathOfNewFileUploads) {
+  fs::create_directories(dir_);
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  WriteFile(dir_ / "new" / "n.ini", "new");
+  auto stats = pusher.PushPath("new/n.ini");
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->uploaded, 1);
+  EXPECT_EQ(mem_.Content("new/n.ini"), std::string("new"));
+  EXPECT_EQ(pusher.IndexSize(), 1u);
+}
+
+TEST_F(PusherTest, PushPathOfMissingFileIsNotFound) {
+  fs::create_directories(dir_);
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  auto stats = pusher.PushPath("missing.ini");
+  ASSERT_FALSE(stats);
+  EXPECT_EQ(stats.error().kind, ErrorKind::kNotFound) << Text(stats);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kPut), 0);
+}
+
+// A tree of `n` files f00.ini ... pushed once.
+class PusherRemoveTest : public PusherTest {
+ protected:
+  void Populate(int n) {
+    for (int i = 0; i < n; ++i) WriteFile(dir_ / Name(i), "content " + std::to_string(i));
+  }
+  static std::string Name(int i) {
+    return "f" + std::string(i < 10 ? "0" : "") + std::to_string(i) + ".ini";
+  }
+};
+
+TEST_F(PusherRemoveTest, RemovePathsDeletesAFile) {
+  Populate(3);
+  WriteFile(dir_ / "doomed.ini", "d");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  fs::remove(dir_ / "doomed.ini");
+  auto stats = pusher.RemovePaths({"doomed.ini"});
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 1);
+  EXPECT_EQ(stats->blocked_deletes, 0);
+  EXPECT_EQ(mem_.Content("doomed.ini"), std::nullopt);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kRemove), 1);
+  EXPECT_EQ(pusher.IndexSize(), 3u);
+}
+
+TEST_F(PusherRemoveTest, RemovePathsDeletesAFolderPrefixOnly) {
+  Populate(3);
+  WriteFile(dir_ / "sub" / "a.ini", "a");
+  WriteFile(dir_ / "sub" / "deep" / "b.ini", "b");
+  WriteFile(dir_ / "sub.ini", "sibling file");
+  WriteFile(dir_ / "sub-other" / "c.ini", "sibling folder");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  fs::remove_all(dir_ / "sub");
+  auto stats = pusher.RemovePaths({"sub"});
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 2);
+  EXPECT_EQ(mem_.Content("sub/a.ini"), std::nullopt);
+  EXPECT_EQ(mem_.Content("sub/deep/b.ini"), std::nullopt);
+  EXPECT_EQ(mem_.Content("sub.ini"), std::string("sibling file"));
+  EXPECT_EQ(mem_.Content("sub-other/c.ini"), std::string("sibling folder"));
+}
+
+TEST_F(PusherRemoveTest, RemovePathsSkipsPathsThatExistAgain) {
+  Populate(3);
+  WriteFile(dir_ / "back.ini", "b");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  // Deleted and re-created before the batch ran (editor save pattern).
+  auto stats = pusher.RemovePaths({"back.ini"});
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 0);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kRemove), 0);
+  EXPECT_EQ(mem_.Content("back.ini"), std::string("b"));
+}
+
+TEST_F(PusherRemoveTest, RemovePathsOfFolderSkipsFilesThatExistAgain) {
+  Populate(3);
+  WriteFile(dir_ / "sub" / "a.ini", "a");
+  WriteFile(dir_ / "sub" / "b.ini", "b");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  fs::remove(dir_ / "sub" / "a.ini");
+  auto stats = pusher.RemovePaths({"sub"});
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 1);
+  EXPECT_EQ(mem_.Content("sub/a.ini"), std::nullopt);
+  EXPECT_EQ(mem_.Content("sub/b.ini"), std::string("b"));
+}
+
+// Reconcile never deletes excluded keys or folder markers (PlanPush's contract); the watcher's
+// folder deletion must not either.
+TEST_F(PusherRemoveTest, RemovePathsOfFolderNeverDeletesExcludedKeysOrFolderMarkers) {
+  Populate(3);
+  WriteFile(dir_ / "sub" / "a.ini", "a");
+  mem_.Seed("sub/", "");              // a folder marker
+  mem_.Seed("sub/home.db", "db");     // excluded by default (*.db*)
+  mem_.Seed("sub/debug.log", "log");  // excluded by default (*.log)
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  auto first = pusher.Reconcile();
+  ASSERT_TRUE(first) << Text(first);
+  ASSERT_EQ(first->deleted, 0);
+  fs::remove_all(dir_ / "sub");
+  auto stats = pusher.RemovePaths({"sub"});
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(mem_.Content("sub/a.ini"), std::nullopt);
+  EXPECT_EQ(mem_.Content("sub/home.db"), std::string("db"));
+  EXPECT_EQ(mem_.Content("sub/debug.log"), std::string("log"));
+  EXPECT_EQ(mem_.Content("sub/"), std::string(""));
+  EXPECT_EQ(stats->deleted, 1);
+}
+
+TEST_F(PusherRemoveTest, RemovePathsOfUnknownKeysCostsNothing) {
+  Populate(3);
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  int before = TotalCalls();
+  auto stats = pusher.RemovePaths({"never-uploaded.ini", "no/such/folder"});
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 0);
+  EXPECT_EQ(TotalCalls(), before);
+}
+
+TEST_F(PusherRemoveTest, RemovePathsNeverDeletesWhenLocalFolderHasNoFiles) {
+  Populate(2);
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  fs::remove(dir_ / Name(0));
+  fs::remove(dir_ / Name(1));
+  WriteFile(dir_ / "only.log", "excluded files do not count");
+  auto stats = pusher.RemovePaths({Name(0), Name(1)});
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 0);
+  EXPECT_EQ(stats->blocked_deletes, 2);
+  EXPECT_FALSE(stats->guard_reason.empty());
+  EXPECT_EQ(mem_.Calls(RemoteOp::kRemove), 0);
+  EXPECT_TRUE(mem_.Content(Name(0)).has_value());
+}
+
+TEST_F(PusherRemoveTest, RemovePathsNeverDeletesWhenLocalFolderIsGone) {
+  Populate(2);
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  fs::remove_all(dir_);
+  auto stats = pusher.RemovePaths({Name(0)});
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 0);
+  EXPECT_EQ(stats->blocked_deletes, 1);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kRemove), 0);
+}
+
+TEST_F(PusherRemoveTest, ReconcileWithEmptyLocalFolderDeletesNothing) {
+  Populate(4);
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  for (int i = 0; i < 4; ++i) fs::remove(dir_ / Name(i));
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 0);
+  EXPECT_EQ(stats->blocked_deletes, 4);
+  EXPECT_FALSE(stats->guard_reason.empty());
+  EXPECT_EQ(RemoteKeys().size(), 4u);
+}
+
+TEST_F(PusherRemoveTest, ReconcileWithMissingLocalFolderDeletesNothing) {
+  Populate(4);
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  fs::remove_all(dir_);
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 0);
+  EXPECT_EQ(stats->blocked_deletes, 4);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kRemove), 0);
+}
+
+TEST_F(PusherRemoveTest, GuardTripsOnMassDeletion) {
+  Populate(12);
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  std::vector<std::string> gone;
+  for (int i = 0; i < 7; ++i) {
+    fs::remove(dir_ / Name(i));
+    gone.push_back(Name(i));
+  }
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 0);
+  EXPECT_EQ(stats->blocked_deletes, 7);
+  EXPECT_FALSE(stats->guard_reason.empty());
+  EXPECT_EQ(RemoteKeys().size(), 12u);
+
+  auto removed = pusher.RemovePaths(gone);
+  ASSERT_TRUE(removed) << Text(removed);
+  EXPECT_EQ(removed->deleted, 0);
+  EXPECT_EQ(removed->blocked_deletes, 7);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kRemove), 0);
+  EXPECT_EQ(RemoteKeys().size(), 12u);
+}
+
+TEST_F(PusherRemoveTest, GuardAllowsDeletionsUnderTheLimit) {
+  Populate(12);
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  for (int i = 0; i < 6; ++i) fs::remove(dir_ / Name(i));
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 6);
+  EXPECT_EQ(stats->blocked_deletes, 0);
+  EXPECT_EQ(RemoteKeys().size(), 6u);
+}
+
+TEST_F(PusherRemoveTest, CountGuardAppliesToRemovePaths) {
+  Populate(5);
+  PushOptions opts = Opts();
+  opts.guard = *ParseDeleteGuard("1");
+  Pusher pusher(mem_, filter_, opts, RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  fs::remove(dir_ / Name(0));
+  fs::remove(dir_ / Name(1));
+  auto blocked = pusher.RemovePaths({Name(0), Name(1)});
+  ASSERT_TRUE(blocked) << Text(blocked);
+  EXPECT_EQ(blocked->deleted, 0);
+  EXPECT_EQ(blocked->blocked_deletes, 2);
+  auto one = pusher.RemovePaths({Name(0)});
+  ASSERT_TRUE(one) << Text(one);
+  EXPECT_EQ(one->deleted, 1);
+}
+
+TEST_F(PusherTest, DryRunReconcileChangesNothing) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  mem_.Seed("gone.ini", "g");
+  PushOptions opts = Opts();
+  opts.dry_run = true;
+  Pusher pusher(mem_, filter_, opts, RealClock::Get());
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->uploaded, 1);  // would upload
+  EXPECT_EQ(stats->deleted, 1);   // would delete
+  EXPECT_EQ(mem_.Calls(RemoteOp::kPut), 0);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kRemove), 0);
+  EXPECT_EQ(RemoteKeys(), std::vector<std::string>{"gone.ini"});
+}
+
+TEST_F(PusherTest, ReconcileReportsMissingBucket) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  mem_.SetBucketMissing(true);
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  auto stats = pusher.Reconcile();
+  ASSERT_FALSE(stats);
+  EXPECT_EQ(stats.error().kind, ErrorKind::kNoSuchBucket);
+}
+
+TEST_F(PusherTest, PerFileUploadFailureIsCountedNotFatal) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  WriteFile(dir_ / "b.ini", "bravo");
+  FaultRemote fault(mem_);
+  fault.SetHook([](RemoteOp op, std::string_view key) -> std::optional<Error> {
+    if (op == RemoteOp::kPut && key == "b.ini") return Error{ErrorKind::kTransient, "503", 503};
+    return std::nullopt;
+  });
+  Pusher pusher(fault, filter_, Opts(), RealClock::Get());
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->uploaded, 1);
+  EXPECT_EQ(stats->failed, 1);
+  EXPECT_EQ(RemoteKeys(), std::vector<std::string>{"a.ini"});
+  // The next pass retries it.
+  fault.SetHook({});
+  auto again = pusher.Reconcile();
+  ASSERT_TRUE(again) << Text(again);
+  EXPECT_EQ(again->uploaded, 1);
+  EXPECT_EQ(mem_.Content("b.ini"), std::string("bravo"));
+}
+
+TEST(PushSummaryLineTest, MentionsCountsAndBlockedDeletions) {
+  PushStats s;
+  s.uploaded = 3;
+  s.deleted = 1;
+  s.identical = 40;
+  s.blocked_deletes = 7;
+  s.guard_reason = "too many";
+  std::string line = SummaryLine(s);
+  EXPECT_NE(line.find("uploaded 3"), std::string::npos) << line;
+  EXPECT_NE(line.find("deleted 1"), std::string::npos) << line;
+  EXPECT_NE(line.find("identical 40"), std::string::npos) << line;
+  EXPECT_NE(line.find("7 deletions blocked"), std::string::npos) << line;
+  EXPECT_NE(line.find("too many"), std::string::npos) << line;
+}
+
+}  // namespace
+}  // namespace cfgsync

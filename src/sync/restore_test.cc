@@ -1,0 +1,564 @@
+#include "sync/restore.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/fs.h"
+#include "remote/mem_remote.h"
+#include "support/test_server.h"
+
+namespace cfgsync {
+namespace {
+
+namespace fs = std::filesystem;
+
+void WriteFile(const fs::path& path, const std::string& content) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct stat LStat(const fs::path& path) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+  return st;
+}
+
+void SetMtime(const fs::path& path, FileTime t) {
+  struct timespec ts[2] = {{0, UTIME_OMIT}, {t.sec, static_cast<long>(t.nsec)}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0) << path;
+}
+
+FileMeta Meta(FileTime mtime, std::uint32_t mode, std::optional<std::uint32_t> uid = std::nullopt,
+              std::optional<std::uint32_t> gid = std::nullopt) {
+  FileMeta m;
+  m.mtime = mtime;
+  m.mode = mode;
+  m.uid = uid;
+  m.gid = gid;
+  return m;
+}
+
+std::vector<std::string> TempFilesUnder(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return out;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (IsTempName(it->path().filename().string())) out.push_back(it->path().string());
+  }
+  return out;
+}
+
+template <class T>
+std::string Text(const std::expected<T, Error>& r) {
+  return r ? "ok" : std::string(KindName(r.error().kind)) + ": " + r.error().message;
+}
+
+const FileTime kStored{1709618828, 123456789};
+
+// Forwards to a MemRemote, but a Get of `fail_key` writes part of the content to `dest` first and
+// then reports a transient failure, like a connection cut mid-transfer.
+class PartialGetRemote final : public Remote {
+ public:
+  PartialGetRemote(MemRemote& target, std::string fail_key)
+      : target_(target), fail_key_(std::move(fail_key)) {}
+  std::string Describe() const override { return target_.Describe(); }
+  Status CheckRoot() override { return target_.CheckRoot(); }
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override {
+    return target_.List(prefix);
+  }
+  Result<ObjectInfo> Stat(std::string_view key) override { return target_.Stat(key); }
+  Result<ObjectInfo> Get(std::string_view key, const fs::path& dest) override {
+    if (key != fail_key_) return target_.Get(key, dest);
+    std::ofstream(dest, std::ios::binary) << "partial";
+    return Fail(ErrorKind::kTransient, "connection reset mid-transfer");
+  }
+  Result<ObjectInfo> Put(const fs::path& src, std::string_view key, const FileMeta& m) override {
+    return target_.Put(src, key, m);
+  }
+  Status Remove(std::span<const std::string> keys) override { return target_.Remove(keys); }
+
+ private:
+  MemRemote& target_;
+  std::string fail_key_;
+};
+
+class RunRestoreTest : public ::testing::Test {
+ protected:
+  RestoreOptions Opts() const {
+    RestoreOptions o;
+    o.dir = dir_;
+    o.transfers = 4;
+    o.bucket_label = "bucket \"backups\" (from SYNC_BUCKET)";
+    return o;
+  }
+
+  Result<RestoreStats> Run(const RestoreOptions& opts) {
+    return RunRestore(mem_, filter_, opts, RealClock::Get());
+  }
+  Result<RestoreStats> Run() { return Run(Opts()); }
+
+  testing::TempDir tmp_{"cfgsync-restore"};
+  fs::path dir_ = tmp_.path() / "config";
+  MemRemote mem_;
+  Filter filter_ = *Filter::Build(FilterOptions{});
+};
+
+TEST_F(RunRestoreTest, RestoresContentModeAndNanosecondMtime) {
+  mem_.Seed("app.ini", "key=value\n", Meta(kStored, 0100640));
+  mem_.Seed("sub/deep/b.yaml", "b: 1\n", Meta(FileTime{1600000000, 1}, 0100600));
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_FALSE(stats->first_deployment);
+  EXPECT_EQ(stats->restored, 2);
+  EXPECT_EQ(stats->failed, 0);
+  EXPECT_EQ(stats->rejected, 0);
+  EXPECT_EQ(stats->bytes, 15u);
+
+  EXPECT_EQ(ReadFile(dir_ / "app.ini"), "key=value\n");
+  struct stat a = LStat(dir_ / "app.ini");
+  EXPECT_TRUE(S_ISREG(a.st_mode));
+  EXPECT_EQ(a.st_mode & 07777, 0640u);
+  EXPECT_EQ(a.st_mtim.tv_sec, kStored.sec);
+  EXPECT_EQ(a.st_mtim.tv_nsec, kStored.nsec);
+
+  EXPECT_EQ(ReadFile(dir_ / "sub" / "deep" / "b.yaml"), "b: 1\n");
+  struct stat b = LStat(dir_ / "sub" / "deep" / "b.yaml");
+  EXPECT_EQ(b.st_mode & 07777, 0600u);
+  EXPECT_EQ(b.st_mtim.tv_sec, 1600000000);
+  EXPECT_EQ(b.st_mtim.tv_nsec, 1);
+  EXPECT_TRUE(TempFilesUnder(dir_).empty());
+}
+
+TEST_F(RunRestoreTest, ReadOnlyAndExecutableModesRestored) {
+  mem_.Seed("ro.ini", "r", Meta(kStored, 0100400));
+  mem_.Seed("run.sh", "#!/bin/sh\n", Meta(kStored, 0100755));
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(LStat(dir_ / "ro.ini").st_mode & 07777, 0400u);
+  EXPECT_EQ(LStat(dir_ / "run.sh").st_mode & 07777, 0755u);
+  EXPECT_EQ(ReadFile(dir_ / "ro.ini"), "r");
+}
+
+TEST_F(RunRestoreTest, WithoutStoredAttributesUsesUmaskModeAndUploadTime) {
+  mem_.Seed("plain.ini", "p");  // no mtime, no mode (e.g. uploaded by another tool)
+  auto before = std::chrono::system_clock::now();
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  mode_t mask = ::umask(0);
+  ::umask(mask);
+  struct stat st = LStat(dir_ / "plain.ini");
+  EXPECT_EQ(st.st_mode & 07777, 0666u & ~mask);
+  auto mtime = std::chrono::system_clock::time_point{} + std::chrono::seconds(st.st_mtim.tv_sec);
+  EXPECT_LT(std::chrono::abs(mtime - before), std::chrono::minutes(5));
+}
+
+TEST_F(RunRestoreTest, StoredOwnerAppliedOnlyWithChownCapability) {
+  mem_.Seed("owned.ini", "o", Meta(kStored, 0100640, 1234, 5678));
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->restored, 1);
+  struct stat st = LStat(dir_ / "owned.ini");
+  if (CanChown()) {
+    EXPECT_EQ(st.st_uid, 1234u);
+    EXPECT_EQ(st.st_gid, 5678u);
+  } else {
+    EXPECT_EQ(st.st_uid, ::geteuid());
+  }
+}
+
+TEST_F(RunRestoreTest, ChownFlagForcesOwnerOfFilesAndNewFolders) {
+  if (!CanChown()) GTEST_SKIP() << "needs CAP_CHOWN";
+  mem_.Seed("a.ini", "a", Meta(kStored, 0100640, 1234, 5678));
+  mem_.Seed("newdir/b.ini", "b", Meta(kStored, 0100640));
+  RestoreOptions opts = Opts();
+  opts.chown = Owner{4321, 8765};
+  auto stats = Run(opts);
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->restored, 2);
+  for (const fs::path& p : {dir_ / "a.ini", dir_ / "newdir" / "b.ini", dir_ / "newdir"}) {
+    struct stat st = LStat(p);
+    EXPECT_EQ(st.st_uid, 4321u) << p;
+    EXPECT_EQ(st.st_gid, 8765u) << p;
+  }
+}
+
+TEST_F(RunRestoreTest, NewFoldersBelongToTheOwnerOfDir) {
+  if (!CanChown()) GTEST_SKIP() << "needs CAP_CHOWN";
+  fs::create_directories(dir_);
+  ASSERT_EQ(::chown(dir_.c_str(), 2345, 3456), 0);
+  mem_.Seed("made/by/restore.ini", "x", Meta(kStored, 0100640, 1000, 1000));
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  for (const fs::path& p : {dir_ / "made", dir_ / "made" / "by"}) {
+    struct stat st = LStat(p);
+    EXPECT_EQ(st.st_uid, 2345u) << p;
+    EXPECT_EQ(st.st_gid, 3456u) << p;
+  }
+  EXPECT_EQ(LStat(dir_ / "made" / "by" / "restore.ini").st_uid, 1000u);  // the stored owner
+}
+
+TEST_F(RunRestoreTest, SetuidBitSurvivesTheChangeOfOwner) {
+  if (!CanChown()) GTEST_SKIP() << "needs CAP_CHOWN";
+  mem_.Seed("tool", "#!/bin/sh\n", Meta(kStored, 0104755, 1234, 1234));
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  struct stat st = LStat(dir_ / "tool");
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_mode & 07777, 04755u);
+  EXPECT_EQ(st.st_mtim.tv_nsec, kStored.nsec);
+}
+
+TEST_F(RunRestoreTest, DryRunWritesNothing) {
+  mem_.Seed("a.ini", "a", Meta(kStored, 0100640));
+  mem_.Seed("sub/b.ini", "b", Meta(kStored, 0100640));
+  mem_.Seed("folder/", "");
+  RestoreOptions opts = Opts();
+  opts.dry_run = true;
+  auto stats = Run(opts);
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->restored, 2);  // what would be restored
+  EXPECT_EQ(stats->folders, 1);
+  EXPECT_FALSE(fs::exists(dir_));
+  EXPECT_EQ(mem_.Calls(RemoteOp::kGet), 0);
+}
+
+TEST_F(RunRestoreTest, DryRunLeavesExistingFilesAndTempsAlone) {
+  WriteFile(dir_ / "a.ini", "local");
+  SetMtime(dir_ / "a.ini", FileTime{1000000000, 0});  // older: a real run would download
+  WriteFile(dir_ / ".cfgsync-tmp-a.ini.1234", "stale");
+  mem_.Seed("a.ini", "remote content", Meta(kStored, 0100640));
+  RestoreOptions opts = Opts();
+  opts.dry_run = true;
+  auto stats = Run(opts);
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->restored, 1);
+  EXPECT_EQ(ReadFile(dir_ / "a.ini"), "local");
+  EXPECT_TRUE(fs::exists(dir_ / ".cfgsync-tmp-a.ini.1234"));
+  EXPECT_EQ(mem_.Calls(RemoteOp::kGet), 0);
+}
+
+TEST_F(RunRestoreTest, EmptyBackupIsFirstDeployment) {
+  WriteFile(dir_ / "local.ini", "mine");
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_TRUE(stats->first_deployment);
+  EXPECT_EQ(stats->restored, 0);
+  EXPECT_EQ(ReadFile(dir_ / "local.ini"), "mine");
+}
+
+TEST_F(RunRestoreTest, MissingBucketIsAnErrorNamingTheBucket) {
+  mem_.SetBucketMissing(true);
+  auto stats = Run();
+  ASSERT_FALSE(stats);
+  EXPECT_EQ(stats.error().kind, ErrorKind::kNoSuchBucket);
+  EXPECT_NE(stats.error().message.find("bucket \"backups\" (from SYNC_BUCKET)"), std::string::npos)
+      << stats.error().message;
+  EXPECT_FALSE(fs::exists(dir_));
+}
+
+TEST_F(RunRestoreTest, MissingBucketAllowedIsFirstDeployment) {
+  mem_.SetBucketMissing(true);
+  RestoreOptions opts = Opts();
+  opts.allow_missing_bucket = true;
+  auto stats = Run(opts);
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_TRUE(stats->first_deployment);
+  EXPECT_EQ(stats->restored, 0);
+}
+
+TEST_F(RunRestoreTest, StaleTempFilesRemoved) {
+  WriteFile(dir_ / ".cfgsync-tmp-app.ini.00112233", "half");
+  WriteFile(dir_ / "sub" / ".cfgsync-tmp-b.ini.44556677", "half");
+  WriteFile(dir_ / "sub" / "keep.ini", "keep");
+  mem_.Seed("app.ini", "full", Meta(kStored, 0100640));
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->stale_temps_removed, 2);
+  EXPECT_TRUE(TempFilesUnder(dir_).empty());
+  EXPECT_EQ(ReadFile(dir_ / "sub" / "keep.ini"), "keep");
+  EXPECT_EQ(ReadFile(dir_ / "app.ini"), "full");
+}
+
+TEST_F(RunRestoreTest, SymlinkedFolderPointingOutsideIsNeverWrittenThrough) {
+  fs::path outside = tmp_.path() / "outside";
+  fs::create_directories(outside);
+  fs::create_directories(dir_);
+  fs::create_symlink(outside, dir_ / "link");
+  mem_.Seed("link/x.ini", "evil", Meta(kStored, 0100644));
+  mem_.Seed("link/deeper/y.ini", "evil", Meta(kStored, 0100644));
+  mem_.Seed("fine.ini", "ok", Meta(kStored, 0100644));
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->rejected, 2);
+  EXPECT_EQ(stats->restored, 1);
+  EXPECT_TRUE(fs::is_empty(outside));
+  EXPECT_TRUE(fs::is_symlink(dir_ / "link"));
+  EXPECT_EQ(ReadFile(dir_ / "fine.ini"), "ok");
+}
+
+TEST_F(RunRestoreTest, ExistingSymlinkAtTargetIsRejected) {
+  fs::path outside = tmp_.path() / "outside";
+  WriteFile(outside / "victim.ini", "original");
+  fs::create_directories(dir_);
+  fs::create_symlink(outside / "victim.ini", dir_ / "target.ini");
+  mem_.Seed("target.ini", "overwritten!", Meta(kStored, 0100644));
+  RestoreOptions opts = Opts();
+  opts.policy = ConflictPolicy::kRemote;
+  auto stats = Run(opts);
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->rejected, 1);
+  EXPECT_EQ(stats->restored, 0);
+  EXPECT_EQ(ReadFile(outside / "victim.ini"), "original");
+  EXPECT_TRUE(fs::is_symlink(dir_ / "target.ini"));
+  EXPECT_TRUE(TempFilesUnder(dir_).empty());
+}
+
+TEST_F(RunRestoreTest, HostileKeysRejectedAndNothingWrittenOutside) {
+  mem_.Seed("../escape.ini", "evil");
+  mem_.Seed("a/../../escape2.ini", "evil");
+  mem_.Seed("/etc-escape.ini", "evil");
+  mem_.Seed("new\nline.ini", "evil");
+  mem_.Seed("ok.ini", "ok");
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->rejected, 4);
+  EXPECT_EQ(stats->restored, 1);
+  EXPECT_FALSE(fs::exists(tmp_.path() / "escape.ini"));
+  EXPECT_FALSE(fs::exists(tmp_.path() / "escape2.ini"));
+  EXPECT_FALSE(fs::exists("/etc-escape.ini"));
+  EXPECT_FALSE(fs::exists(dir_ / "new\nline.ini"));
+  EXPECT_EQ(mem_.Calls(RemoteOp::kGet), 1);
+}
+
+TEST_F(RunRestoreTest, FolderMarkersCreateFolders) {
+  mem_.Seed("empty/", "");
+  mem_.Seed("a/b/", "");
+  mem_.Seed("bad/", "content");
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->folders, 2);
+  EXPECT_EQ(stats->rejected, 1);
+  EXPECT_TRUE(fs::is_directory(dir_ / "empty"));
+  EXPECT_TRUE(fs::is_directory(dir_ / "a" / "b"));
+  EXPECT_FALSE(fs::exists(dir_ / "bad"));
+}
+
+TEST_F(RunRestoreTest, ExcludedKeysNotRestored) {
+  mem_.Seed("x.log", "log");
+  mem_.Seed("home.db-wal", "wal");
+  mem_.Seed("conf.yaml", "c");
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->restored, 1);
+  EXPECT_FALSE(fs::exists(dir_ / "x.log"));
+  EXPECT_FALSE(fs::exists(dir_ / "home.db-wal"));
+  EXPECT_EQ(mem_.Calls(RemoteOp::kGet), 1);
+}
+
+TEST_F(RunRestoreTest, TransientFailureOfOneGetCountsAndOthersRestored) {
+  mem_.Seed("a.ini", "a", Meta(kStored, 0100640));
+  mem_.Seed("b.ini", "b", Meta(kStored, 0100640));
+  mem_.Seed("c.ini", "c", Meta(kStored, 0100640));
+  FaultRemote fault(mem_);
+  fault.SetHook([](RemoteOp op, std::string_view key) -> std::optional<Error> {
+    if (op == RemoteOp::kGet && key == "b.ini") return Error{ErrorKind::kTransient, "503", 503};
+    return std::nullopt;
+  });
+  auto stats = RunRestore(fault, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->failed, 1);
+  EXPECT_EQ(stats->restored, 2);
+  EXPECT_EQ(ReadFile(dir_ / "a.ini"), "a");
+  EXPECT_EQ(ReadFile(dir_ / "c.ini"), "c");
+  EXPECT_FALSE(fs::exists(dir_ / "b.ini"));
+  EXPECT_TRUE(TempFilesUnder(dir_).empty());
+}
+
+TEST_F(RunRestoreTest, FailureMidTransferLeavesNoTempFileAndNoPartialFile) {
+  mem_.Seed("a.ini", "a", Meta(kStored, 0100640));
+  mem_.Seed("sub/b.ini", "bbbbbbbbbbbbbbbbbbbbbbbbb", Meta(kStored, 0100640));
+  PartialGetRemote partial(mem_, "sub/b.ini");
+  auto stats = RunRestore(partial, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->failed, 1);
+  EXPECT_EQ(stats->restored, 1);
+  EXPECT_FALSE(fs::exists(dir_ / "sub" / "b.ini"));
+  EXPECT_EQ(TempFilesUnder(dir_), std::vector<std::string>{});
+}
+
+TEST_F(RunRestoreTest, FailedGetKeepsTheExistingLocalFile) {
+  WriteFile(dir_ / "a.ini", "old local");
+  SetMtime(dir_ / "a.ini", FileTime{1000000000, 0});
+  mem_.Seed("a.ini", "new backup", Meta(kStored, 0100640));
+  PartialGetRemote partial(mem_, "a.ini");
+  auto stats = RunRestore(partial, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->failed, 1);
+  EXPECT_EQ(ReadFile(dir_ / "a.ini"), "old local");
+}
+
+TEST_F(RunRestoreTest, AuthFailureOnGetAbortsTheRun) {
+  for (int i = 0; i < 6; ++i) mem_.Seed("f" + std::to_string(i) + ".ini", "x");
+  FaultRemote fault(mem_);
+  fault.SetHook([](RemoteOp op, std::string_view) -> std::optional<Error> {
+    if (op == RemoteOp::kGet) return Error{ErrorKind::kAuth, "AccessDenied", 403};
+    return std::nullopt;
+  });
+  auto stats = RunRestore(fault, filter_, Opts(), RealClock::Get());
+  ASSERT_FALSE(stats);
+  EXPECT_EQ(stats.error().kind, ErrorKind::kAuth);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kGet), 0);
+}
+
+TEST_F(RunRestoreTest, ListFailureIsReturned) {
+  mem_.Seed("a.ini", "a");
+  FaultRemote fault(mem_);
+  fault.SetHook([](RemoteOp op, std::string_view) -> std::optional<Error> {
+    if (op == RemoteOp::kList) return Error{ErrorKind::kNetwork, "connection refused"};
+    return std::nullopt;
+  });
+  auto stats = RunRestore(fault, filter_, Opts(), RealClock::Get());
+  ASSERT_FALSE(stats);
+  EXPECT_EQ(stats.error().kind, ErrorKind::kNetwork);
+}
+
+TEST_F(RunRestoreTest, LocalFilesAbsentFromBackupAreKept) {
+  WriteFile(dir_ / "mine.ini", "mine");
+  WriteFile(dir_ / "sub" / "mine2.ini", "mine2");
+  mem_.Seed("a.ini", "a");
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(ReadFile(dir_ / "mine.ini"), "mine");
+  EXPECT_EQ(ReadFile(dir_ / "sub" / "mine2.ini"), "mine2");
+  EXPECT_EQ(ReadFile(dir_ / "a.ini"), "a");
+}
+
+TEST_F(RunRestoreTest, IdenticalFilesAreNotDownloadedAgain) {
+  mem_.Seed("a.ini", "aaa", Meta(kStored, 0100640));
+  mem_.Seed("sub/b.ini", "bbb", Meta(kStored, 0100600));
+  auto first = Run();
+  ASSERT_TRUE(first) << Text(first);
+  EXPECT_EQ(first->restored, 2);
+  int gets = mem_.Calls(RemoteOp::kGet);
+  EXPECT_EQ(gets, 2);
+  auto second = Run();
+  ASSERT_TRUE(second) << Text(second);
+  EXPECT_EQ(second->restored, 0);
+  EXPECT_EQ(second->skipped_identical, 2);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kGet), gets);
+}
+
+TEST_F(RunRestoreTest, NewerPolicyKeepsNewerLocalFile) {
+  mem_.Seed("a.ini", "backup content", Meta(FileTime{1600000000, 0}, 0100640));
+  WriteFile(dir_ / "a.ini", "local edit");  // mtime now: newer
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->kept_local, 1);
+  EXPECT_EQ(stats->restored, 0);
+  EXPECT_EQ(ReadFile(dir_ / "a.ini"), "local edit");
+  EXPECT_EQ(mem_.Calls(RemoteOp::kGet), 0);
+}
+
+TEST_F(RunRestoreTest, NewerPolicyTakesNewerBackup) {
+  mem_.Seed("a.ini", "backup content", Meta(kStored, 0100640));
+  WriteFile(dir_ / "a.ini", "old local");
+  SetMtime(dir_ / "a.ini", FileTime{1000000000, 0});
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->restored, 1);
+  EXPECT_EQ(ReadFile(dir_ / "a.ini"), "backup content");
+}
+
+TEST_F(RunRestoreTest, RemotePolicyOverwritesNewerLocalFile) {
+  mem_.Seed("a.ini", "backup content", Meta(FileTime{1600000000, 0}, 0100640));
+  WriteFile(dir_ / "a.ini", "local edit");
+  RestoreOptions opts = Opts();
+  opts.policy = ConflictPolicy::kRemote;
+  auto stats = Run(opts);
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->restored, 1);
+  EXPECT_EQ(ReadFile(dir_ / "a.ini"), "backup content");
+  struct stat st = LStat(dir_ / "a.ini");
+  EXPECT_EQ(st.st_mtim.tv_sec, 1600000000);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+}
+
+TEST_F(RunRestoreTest, LocalPolicyKeepsOlderLocalFile) {
+  mem_.Seed("a.ini", "backup content", Meta(kStored, 0100640));
+  mem_.Seed("b.ini", "absent locally", Meta(kStored, 0100640));
+  WriteFile(dir_ / "a.ini", "old local");
+  SetMtime(dir_ / "a.ini", FileTime{1000000000, 0});
+  RestoreOptions opts = Opts();
+  opts.policy = ConflictPolicy::kLocal;
+  auto stats = Run(opts);
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->kept_local, 1);
+  EXPECT_EQ(stats->restored, 1);
+  EXPECT_EQ(ReadFile(dir_ / "a.ini"), "old local");
+  EXPECT_EQ(ReadFile(dir_ / "b.ini"), "absent locally");
+}
+
+TEST_F(RunRestoreTest, FileInTheWayOfAFolderIsRejectedOrFailsButNotReplaced) {
+  WriteFile(dir_ / "blocker", "i am a file");
+  mem_.Seed("blocker/x.ini", "x");
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->restored, 0);
+  EXPECT_EQ(stats->rejected + stats->failed, 1);
+  EXPECT_EQ(ReadFile(dir_ / "blocker"), "i am a file");
+}
+
+TEST(ParseOwnerTest, UidColonGid) {
+  auto o = ParseOwner("1000:2000");
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->uid, 1000u);
+  EXPECT_EQ(o->gid, 2000u);
+  auto root = ParseOwner("0:0");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->uid, 0u);
+}
+
+TEST(ParseOwnerTest, BadValuesAreConfigErrorsNamingTheFlag) {
+  for (const char* bad : {"", "1000", ":1000", "1000:", "a:b", "1000:1000:1", "-1:0", " 1:1",
+                          "1:1 ", "root:root", "99999999999:1"}) {
+    auto o = ParseOwner(bad);
+    ASSERT_FALSE(o) << "\"" << bad << "\"";
+    EXPECT_EQ(o.error().kind, ErrorKind::kConfig) << bad;
+    EXPECT_NE(o.error().message.find("--chown"), std::string::npos) << o.error().message;
+  }
+}
+
+TEST(RestoreSummaryLineTest, MentionsTheCounts) {
+  RestoreStats s;
+  s.restored = 12;
+  s.skipped_identical = 3;
+  s.rejected = 2;
+  s.failed = 1;
+  std::string line = SummaryLine(s);
+  EXPECT_NE(line.find("restored 12"), std::string::npos) << line;
+  EXPECT_NE(line.find("3 identical"), std::string::npos) << line;
+  EXPECT_NE(line.find("rejected 2"), std::string::npos) << line;
+  EXPECT_NE(line.find("failed 1"), std::string::npos) << line;
+}
+
+}  // namespace
+}  // namespace cfgsync
