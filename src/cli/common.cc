@@ -35,13 +35,17 @@ void AddFolderFlags(CLI::App& cmd, FolderFlags& flags) {
       ->envname("CFGSYNC_NO_DEFAULT_EXCLUDES");
 }
 
-std::optional<Filter> BuildFilterOrReport(const FilterOptions& opts, int* exit_code) {
-  auto f = Filter::Build(opts);
+std::optional<Inputs> OpenInputs(const CommonFlags& common, const FilterOptions& filter,
+                                 int* exit_code) {
+  auto f = Filter::Build(filter);
   if (!f) {
     *exit_code = Report(f.error());
     return std::nullopt;
   }
-  return std::move(*f);
+  RemoteSpec spec;
+  auto remote = OpenRemoteOrReport(common, &spec, exit_code);
+  if (!remote) return std::nullopt;
+  return Inputs{std::move(*f), std::move(spec), std::move(remote)};
 }
 
 // The start-up line with the effective remote settings. The secret key and session token are

@@ -106,8 +106,16 @@ std::unique_ptr<HttpServer> StartHttp(const WatchSetup& setup, ProcessState& sta
 int DoWatch(Remote& remote, const RemoteSpec& spec, const Filter& filter, const WatchSetup& setup,
             ProcessState& state, int signal_fd);
 
-// Builds the filter, reporting a bad pattern as a one-line error (exit code in `exit_code`).
-std::optional<Filter> BuildFilterOrReport(const FilterOptions& opts, int* exit_code);
+// What every command that touches files needs: the filter and the opened remote.
+struct Inputs {
+  Filter filter;
+  RemoteSpec spec;
+  std::unique_ptr<Remote> remote;
+};
+// Builds the filter, sets up logging and opens the remote. On failure prints one line and
+// returns nullopt with the exit code in `exit_code`.
+std::optional<Inputs> OpenInputs(const CommonFlags& common, const FilterOptions& filter,
+                                 int* exit_code);
 
 // Registers --remote, --transfers, --ca-bundle, --s3-virtual-host, --retries, --log-level,
 // --log-format.

@@ -70,12 +70,10 @@ void RegisterRestore(CLI::App& app, CommonFlags& common, Action& action) {
       int code = kExitOk;
       auto opts = ParseRestoreFlags(flags, folder, common.remote.transfers);
       if (!opts) return Report(opts.error());
-      auto filter = BuildFilterOrReport(folder.filter, &code);
-      if (!filter) return code;
-      RemoteSpec spec;
-      auto remote = OpenRemoteOrReport(common, &spec, &code);
-      if (!remote) return code;
-      return DoRestore(*remote, spec, *filter, *opts);
+      auto in = OpenInputs(common, folder.filter, &code);
+      if (!in) return code;
+      auto& [filter, spec, remote] = *in;
+      return DoRestore(*remote, spec, filter, *opts);
     };
   });
 }

@@ -23,11 +23,9 @@ void RegisterRun(CLI::App& app, CommonFlags& common, Action& action) {
       if (!ropts) return Report(ropts.error());
       auto setup = ParseWatchFlags(watch, folder, common.remote.transfers);
       if (!setup) return Report(setup.error());
-      auto filter = BuildFilterOrReport(folder.filter, &code);
-      if (!filter) return code;
-      RemoteSpec spec;
-      auto remote = OpenRemoteOrReport(common, &spec, &code);
-      if (!remote) return code;
+      auto in = OpenInputs(common, folder.filter, &code);
+      if (!in) return code;
+      auto& [filter, spec, remote] = *in;
       static ProcessState state;
       state.phase = Phase::kRestoring;
       // Blocked before any thread starts: a SIGTERM during the restore is handled by the
@@ -35,9 +33,9 @@ void RegisterRun(CLI::App& app, CommonFlags& common, Action& action) {
       int signal_fd = Sidecar::BlockStopSignals();
       auto http = StartHttp(*setup, state, &code);
       if (code != kExitOk) return code;
-      if (int rc = DoRestore(*remote, spec, *filter, *ropts, &state); rc != kExitOk) return rc;
+      if (int rc = DoRestore(*remote, spec, filter, *ropts, &state); rc != kExitOk) return rc;
       state.phase = Phase::kStarting;
-      return DoWatch(*remote, spec, *filter, *setup, state, signal_fd);
+      return DoWatch(*remote, spec, filter, *setup, state, signal_fd);
     };
   });
 }

@@ -11,12 +11,10 @@ int RunStatus(const CommonFlags& common, const FolderFlags& folder, const std::s
   int code = kExitOk;
   auto guard = ParseDeleteGuard(max_delete);
   if (!guard) return Report(guard.error());
-  auto filter = BuildFilterOrReport(folder.filter, &code);
-  if (!filter) return code;
-  RemoteSpec spec;
-  auto remote = OpenRemoteOrReport(common, &spec, &code);
-  if (!remote) return code;
-  Pusher pusher(*remote, *filter, PushOptions{folder.dir, *guard, common.remote.transfers, true},
+  auto in = OpenInputs(common, folder.filter, &code);
+  if (!in) return code;
+  auto& [filter, spec, remote] = *in;
+  Pusher pusher(*remote, filter, PushOptions{folder.dir, *guard, common.remote.transfers, true},
                 RealClock::Get());
   auto plan = pusher.PlanReadOnly();
   if (!plan) return Report(plan.error().With("status of " + spec.display));

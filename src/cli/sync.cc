@@ -11,13 +11,11 @@ int RunSyncCommand(const CommonFlags& common, const FolderFlags& folder,
   int code = kExitOk;
   auto guard = ParseDeleteGuard(max_delete);
   if (!guard) return Report(guard.error());
-  auto filter = BuildFilterOrReport(folder.filter, &code);
-  if (!filter) return code;
-  RemoteSpec spec;
-  auto remote = OpenRemoteOrReport(common, &spec, &code);
-  if (!remote) return code;
+  auto in = OpenInputs(common, folder.filter, &code);
+  if (!in) return code;
+  auto& [filter, spec, remote] = *in;
   spdlog::info("syncing {} to {}{}", folder.dir, spec.display, dry_run ? " (dry run)" : "");
-  Pusher pusher(*remote, *filter, PushOptions{folder.dir, *guard, common.remote.transfers, dry_run},
+  Pusher pusher(*remote, filter, PushOptions{folder.dir, *guard, common.remote.transfers, dry_run},
                 RealClock::Get());
   auto stats = pusher.Reconcile();
   if (!stats) return Report(stats.error().With("sync to " + spec.display));

@@ -126,16 +126,14 @@ void RegisterWatch(CLI::App& app, CommonFlags& common, Action& action) {
       int code = kExitOk;
       auto setup = ParseWatchFlags(flags, folder, common.remote.transfers);
       if (!setup) return Report(setup.error());
-      auto filter = BuildFilterOrReport(folder.filter, &code);
-      if (!filter) return code;
-      RemoteSpec spec;
-      auto remote = OpenRemoteOrReport(common, &spec, &code);
-      if (!remote) return code;
+      auto in = OpenInputs(common, folder.filter, &code);
+      if (!in) return code;
+      auto& [filter, spec, remote] = *in;
       static ProcessState state;
       int signal_fd = Sidecar::BlockStopSignals();  // before any thread, so all inherit it
       auto http = StartHttp(*setup, state, &code);
       if (code != kExitOk) return code;
-      return DoWatch(*remote, spec, *filter, *setup, state, signal_fd);
+      return DoWatch(*remote, spec, filter, *setup, state, signal_fd);
     };
   });
 }

@@ -24,7 +24,7 @@
 namespace cfgsync {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 // epoll user data: these two ids name the listening socket and the stop eventfd; connections
 // get increasing ids from kFirstConnId, never reused, so a stale event for a connection closed
@@ -301,7 +301,7 @@ class HttpServer::Loop {
   struct Conn {
     std::uint64_t id = 0;
     UniqueFd fd;
-    Clock::time_point deadline;
+    SteadyClock::time_point deadline;
     Phase phase = Phase::kReading;
     std::uint32_t events = EPOLLIN;  // what epoll currently watches for
     std::string in;                  // the request so far, at most max_header_bytes
@@ -342,7 +342,7 @@ class HttpServer::Loop {
   std::list<Conn> conns_;
   std::unordered_map<std::uint64_t, ConnIt> by_id_;
   std::uint64_t next_id_ = kFirstConnId;
-  std::optional<Clock::time_point> paused_until_;  // set while accept is suspended
+  std::optional<SteadyClock::time_point> paused_until_;  // set while accept is suspended
 };
 
 HttpServer::Loop::Loop(UniqueFd listener, UniqueFd epoll, UniqueFd wake,
@@ -392,7 +392,7 @@ void HttpServer::Loop::Run() {
       }
     }
     ExpireDeadlines();
-    if (paused_until_ && Clock::now() >= *paused_until_) SetListening(true);
+    if (paused_until_ && SteadyClock::now() >= *paused_until_) SetListening(true);
   }
 }
 
@@ -403,13 +403,13 @@ void HttpServer::Loop::Stop() {
 }
 
 int HttpServer::Loop::WaitTimeoutMs() const {
-  std::optional<Clock::time_point> next = paused_until_;
+  std::optional<SteadyClock::time_point> next = paused_until_;
   if (!conns_.empty() && (!next || conns_.front().deadline < *next)) {
     next = conns_.front().deadline;
   }
   if (!next) return -1;  // idle: sleep until a client or Stop arrives
   // Rounded up, so that the loop never wakes just before a deadline and spins on a 0 timeout.
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - Clock::now()).count();
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - SteadyClock::now()).count();
   return static_cast<int>(std::clamp<decltype(left)>(left, 0, INT_MAX));
 }
 
@@ -450,7 +450,7 @@ void HttpServer::Loop::Admit(UniqueFd fd) {
   Conn& c = conns_.emplace_back();
   c.id = id;
   c.fd = std::move(fd);
-  c.deadline = Clock::now() + opts_.request_timeout;
+  c.deadline = SteadyClock::now() + opts_.request_timeout;
   by_id_.emplace(id, std::prev(conns_.end()));
 }
 
@@ -462,7 +462,7 @@ void HttpServer::Loop::SetListening(bool on) {
   if (on) {
     paused_until_.reset();
   } else {
-    paused_until_ = Clock::now() + kListenerPause;
+    paused_until_ = SteadyClock::now() + kListenerPause;
   }
 }
 
@@ -569,7 +569,7 @@ void HttpServer::Loop::Drain(ConnIt c) {
 }
 
 void HttpServer::Loop::ExpireDeadlines() {
-  Clock::time_point now = Clock::now();
+  SteadyClock::time_point now = SteadyClock::now();
   while (!conns_.empty() && conns_.front().deadline <= now) {
     ConnIt c = conns_.begin();
     if (c->phase == Phase::kReading && !c->in.empty()) {

@@ -28,10 +28,6 @@ struct StoredMeta {
   FileTime data_mtime;
 };
 
-WallTime ToWall(FileTime t) {
-  return WallTime{} + std::chrono::seconds(t.sec) + std::chrono::nanoseconds(t.nsec);
-}
-
 class LocalRemote final : public Remote {
  public:
   explicit LocalRemote(fs::path root) : root_(std::move(root)) {}

@@ -8,6 +8,10 @@
 
 namespace cfgsync {
 
+WallTime ToWall(FileTime t) {
+  return WallTime{} + std::chrono::seconds(t.sec) + std::chrono::nanoseconds(t.nsec);
+}
+
 FileMeta MetaFromStat(const struct stat& st) {
   FileMeta m;
   m.mtime = FileTime{st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)};

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/clock.h"
+
 namespace cfgsync {
 
 // A file time with nanoseconds, as stat(2) reports it.
@@ -28,6 +30,9 @@ struct FileMeta {
   std::optional<std::string> md5_hex;  // content MD5, when the backend stored one
   bool operator==(const FileMeta&) const = default;
 };
+
+// The same instant as a system_clock time point.
+WallTime ToWall(FileTime t);
 
 // Attributes of a stat result, as they are stored (mtime, mode with type bits, uid, gid).
 FileMeta MetaFromStat(const struct stat& st);

@@ -81,6 +81,14 @@ Result<LocalTree> ScanTree(const std::filesystem::path& root, const Filter& filt
   return tree;
 }
 
+std::optional<std::string> LocalMd5(const std::filesystem::path& root, const LocalFile& f) {
+  auto fd = OpenForRead(root / f.rel);
+  if (!fd) return std::nullopt;
+  auto d = DigestRange(fd->get(), 0, f.version.size, false);
+  if (!d) return std::nullopt;
+  return d->md5_hex;
+}
+
 Result<LocalFile> StatLocal(const std::filesystem::path& root, const std::string& rel) {
   std::filesystem::path p = root / rel;
   struct stat st;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ using SkipReporter = std::function<void(const std::string& rel, std::string_view
 // root_exists is false and the tree is empty. Unreadable folders are kIo naming the folder.
 Result<LocalTree> ScanTree(const std::filesystem::path& root, const Filter& filter,
                            const SkipReporter& on_skip = {});
+
+// The content MD5 (hex) of the scanned file `f` under `root`, or nullopt when it can no longer
+// be read. Shared by restore and push planning (their Md5Of).
+std::optional<std::string> LocalMd5(const std::filesystem::path& root, const LocalFile& f);
 
 // Stats one file under `root` without following symlinks; kNotFound when missing,
 // kInvalidArgument when it is not a regular file.

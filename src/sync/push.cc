@@ -36,13 +36,6 @@ std::size_t Pusher::IndexSize() const {
   return index_.size();
 }
 
-std::optional<std::string> Pusher::LocalMd5(const LocalFile& f) const {
-  auto fd = OpenForRead(opts_.dir / f.rel);
-  if (!fd) return std::nullopt;
-  auto d = DigestRange(fd->get(), 0, f.version.size, false);
-  return d ? std::optional(d->md5_hex) : std::nullopt;
-}
-
 Result<std::uint64_t> Pusher::Upload(const std::string& rel) {
   auto f = StatLocal(opts_.dir, rel);
   if (!f) return std::unexpected(f.error());
@@ -135,7 +128,7 @@ Result<PushPlan> Pusher::Plan() {
   });
   if (!tree) return std::unexpected(tree.error());
   return PlanPush(*tree, fresh, filter_, opts_.guard,
-                  [&](const LocalFile& f) { return LocalMd5(f); });
+                  [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); });
 }
 
 Result<PushPlan> Pusher::PlanReadOnly() {
@@ -196,7 +189,7 @@ Result<PushStats> Pusher::PushPath(const std::string& rel) {
     auto it = index_.find(rel);
     if (it != index_.end() && it->second.meta && it->second.meta->md5_hex &&
         it->second.size == f->version.size && SameAttributes(f->meta, *it->second.meta)) {
-      auto md5 = LocalMd5(*f);
+      auto md5 = LocalMd5(opts_.dir, *f);
       if (md5 && *md5 == *it->second.meta->md5_hex) {
         stats.identical = 1;
         return stats;

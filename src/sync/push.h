@@ -68,7 +68,6 @@ class Pusher {
  private:
   Result<std::uint64_t> Upload(const std::string& rel);
   Status Verify(const std::string& rel, PushStats& stats);
-  std::optional<std::string> LocalMd5(const LocalFile& f) const;
   Status ApplyPlan(const PushPlan& plan, PushStats& stats);
 
   Remote& remote_;

@@ -9,10 +9,6 @@
 namespace cfgsync {
 namespace {
 
-WallTime ToWall(FileTime t) {
-  return WallTime{} + std::chrono::seconds(t.sec) + std::chrono::nanoseconds(t.nsec);
-}
-
 std::optional<std::string> StoredMd5(const RemoteEntry& e) {
   if (e.meta && e.meta->md5_hex) return e.meta->md5_hex;
   if (IsMd5Etag(e.etag)) return e.etag;

@@ -21,10 +21,6 @@ const FileTime kT1{1700000000, 0};
 const FileTime kT2{1700000100, 0};
 const FileTime kT3{1700000200, 0};
 
-WallTime ToWall(FileTime t) {
-  return WallTime{} + std::chrono::seconds(t.sec) + std::chrono::nanoseconds(t.nsec);
-}
-
 // A local file of `size` bytes, written at `mtime`, its inode last changed at `ctime`.
 LocalFile Local(std::string rel, std::uint64_t size, FileTime mtime = kT1, FileTime ctime = kT1) {
   LocalFile f;

@@ -327,12 +327,7 @@ Result<RestoreStats> RunRestore(Remote& remote, const Filter& filter, const Rest
     spdlog::info("removed {} stale temporary files from an interrupted restore",
                  run.stats.stale_temps_removed);
   }
-  Md5Of md5_of = [&](const LocalFile& f) -> std::optional<std::string> {
-    auto fd = OpenForRead(opts.dir / f.rel);
-    if (!fd) return std::nullopt;
-    auto d = DigestRange(fd->get(), 0, f.version.size, false);
-    return d ? std::optional(d->md5_hex) : std::nullopt;
-  };
+  Md5Of md5_of = [&](const LocalFile& f) { return LocalMd5(opts.dir, f); };
   RestorePlan plan = ResolveStats(run, *listing, *tree, filter, md5_of);
   CountPlan(plan, *listing, run.stats, opts.dry_run);
   if (opts.dry_run) {

@@ -19,10 +19,6 @@ const FileTime kOld{1600000000, 0};
 const FileTime kMid{1700000000, 500};
 const FileTime kNew{1800000000, 0};
 
-WallTime ToWall(FileTime t) {
-  return WallTime{} + std::chrono::seconds(t.sec) + std::chrono::nanoseconds(t.nsec);
-}
-
 LocalFile Local(std::string rel, std::uint64_t size, FileTime mtime) {
   LocalFile f;
   f.rel = std::move(rel);
