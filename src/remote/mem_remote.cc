@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "core/fs.h"
 #include "core/hash.h"
 
@@ -46,6 +49,33 @@ Result<std::vector<ObjectInfo>> MemRemote::List(std::string_view prefix) {
     out.push_back(std::move(info));
   }
   return out;
+}
+
+Status MemRemote::ListPages(std::string_view prefix, const PageSink& on_page) {
+  auto all = List(prefix);
+  if (!all) return std::unexpected(all.error());
+  std::size_t n;
+  {
+    std::lock_guard lock(mu_);
+    n = page_size_ == 0 ? std::max<std::size_t>(all->size(), 1) : page_size_;
+  }
+  /* The sink may block until its reader has worked through earlier pages with Get calls on
+   * this remote, so no lock is held while calling it. */
+  for (std::size_t at = 0; at < all->size() || at == 0; at += n) {
+    if (at > 0) {
+      std::lock_guard lock(mu_);
+      if (auto ok = Enter(RemoteOp::kList); !ok) return std::unexpected(ok.error().With("list"));
+    }
+    auto end = all->begin() + static_cast<std::ptrdiff_t>(std::min(at + n, all->size()));
+    std::vector<ObjectInfo> page(all->begin() + static_cast<std::ptrdiff_t>(at), end);
+    if (auto ok = on_page(std::move(page)); !ok) return ok;
+  }
+  return {};
+}
+
+void MemRemote::SetPageSize(std::size_t n) {
+  std::lock_guard lock(mu_);
+  page_size_ = n;
 }
 
 Result<ObjectInfo> MemRemote::Stat(std::string_view key) {
@@ -145,6 +175,17 @@ Status FaultRemote::CheckRoot() {
 Result<std::vector<ObjectInfo>> FaultRemote::List(std::string_view prefix) {
   if (auto e = Inject(RemoteOp::kList, prefix)) return std::unexpected(*e);
   return target_.List(prefix);
+}
+
+Status FaultRemote::ListPages(std::string_view prefix, const PageSink& on_page) {
+  if (auto e = Inject(RemoteOp::kList, prefix)) return std::unexpected(*e);
+  bool first = true;
+  return target_.ListPages(prefix, [&](std::vector<ObjectInfo> page) -> Status {
+    if (!std::exchange(first, false)) {
+      if (auto e = Inject(RemoteOp::kList, prefix)) return std::unexpected(*e);
+    }
+    return on_page(std::move(page));
+  });
 }
 
 Result<ObjectInfo> FaultRemote::Stat(std::string_view key) {

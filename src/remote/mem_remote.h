@@ -23,12 +23,16 @@ class MemRemote final : public Remote {
   std::string Describe() const override { return "mem:"; }
   Status CheckRoot() override;
   Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
+  // Pages of SetPageSize() objects (all in one page by default); each page counts as a List call.
+  Status ListPages(std::string_view prefix, const PageSink& on_page) override;
   Result<ObjectInfo> Stat(std::string_view key) override;
   Result<ObjectInfo> Get(std::string_view key, const std::filesystem::path& dest) override;
   Result<ObjectInfo> Put(const std::filesystem::path& src, std::string_view key,
                          const FileMeta& meta) override;
   Status Remove(std::span<const std::string> keys) override;
 
+  // Splits ListPages() output into pages of `n` objects, as S3 does by 1000 (0: one page).
+  void SetPageSize(std::size_t n);
   // Stores an object directly (test set-up), as if uploaded with `meta`.
   void Seed(std::string key, std::string content, FileMeta meta = {});
   // The stored content of `key`, or nullopt.
@@ -47,6 +51,7 @@ class MemRemote final : public Remote {
   mutable std::mutex mu_;
   std::map<std::string, Object, std::less<>> objects_;
   bool bucket_missing_ = false;
+  std::size_t page_size_ = 0;
   std::map<RemoteOp, int> calls_;
 };
 
@@ -63,6 +68,8 @@ class FaultRemote final : public Remote {
   std::string Describe() const override { return target_.Describe(); }
   Status CheckRoot() override;
   Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
+  // The hook is consulted (as kList with the prefix) before each page is handed on.
+  Status ListPages(std::string_view prefix, const PageSink& on_page) override;
   Result<ObjectInfo> Stat(std::string_view key) override;
   Result<ObjectInfo> Get(std::string_view key, const std::filesystem::path& dest) override;
   Result<ObjectInfo> Put(const std::filesystem::path& src, std::string_view key,

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -44,6 +45,18 @@ class Remote {
   // Every object whose key starts with `prefix` ("" for all), recursively, sorted by key.
   // An absent prefix is not an error: it yields an empty list. Missing bucket: kNoSuchBucket.
   virtual Result<std::vector<ObjectInfo>> List(std::string_view prefix) = 0;
+
+  // The same objects as List, handed to `on_page` a batch at a time as the server returns them,
+  // so that a caller can start on the first keys while the rest is still being listed. Each page
+  // is sorted by key, pages follow each other in key order. An error from `on_page` stops the
+  // listing and is returned. Missing bucket: kNoSuchBucket, before any page. The default lists
+  // everything first and makes it one page.
+  using PageSink = std::function<Status(std::vector<ObjectInfo> page)>;
+  virtual Status ListPages(std::string_view prefix, const PageSink& on_page) {
+    auto all = List(prefix);
+    if (!all) return std::unexpected(all.error());
+    return on_page(std::move(*all));
+  }
 
   // One object's size, etag and stored attributes (meta is always set, possibly empty).
   // Missing object: kNotFound. Missing bucket: kNoSuchBucket.

@@ -186,6 +186,9 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (req.method == "PUT" || (req.method == "POST" && req.body_fd >= 0)) {
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    /* Config files are small; curl's 64 KiB default upload buffer per connection would cost
+     * a megabyte of the sidecar's memory across --transfers connections for no gain. */
+    curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 16L * 1024);
     if (req.method == "POST") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "POST");
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadBody);
     curl_easy_setopt(curl, CURLOPT_READDATA, &ex);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <functional>
+#include <iterator>
 #include <random>
 
 #include "core/fs.h"
@@ -91,6 +92,7 @@ class S3Remote final : public Remote {
   }
 
   Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
+  Status ListPages(std::string_view prefix, const PageSink& on_page) override;
   Result<ObjectInfo> Stat(std::string_view key) override;
   Result<ObjectInfo> Get(std::string_view key, const std::filesystem::path& dest) override;
   Result<ObjectInfo> Put(const std::filesystem::path& src, std::string_view key,
@@ -219,9 +221,19 @@ ObjectInfo S3Remote::InfoFromHeaders(std::string key, const HttpResponse& resp) 
 }
 
 Result<std::vector<ObjectInfo>> S3Remote::List(std::string_view prefix) {
+  std::vector<ObjectInfo> out;
+  Status ok = ListPages(prefix, [&](std::vector<ObjectInfo> page) -> Status {
+    std::move(page.begin(), page.end(), std::back_inserter(out));
+    return {};
+  });
+  if (!ok) return std::unexpected(ok.error());
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.key < b.key; });
+  return out;
+}
+
+Status S3Remote::ListPages(std::string_view prefix, const PageSink& on_page) {
   std::string full_prefix = JoinKey(cfg_.prefix, prefix);
   std::string strip = cfg_.prefix.empty() ? "" : cfg_.prefix + "/";
-  std::vector<ObjectInfo> out;
   std::string token;
   do {
     Call c;
@@ -231,6 +243,8 @@ Result<std::vector<ObjectInfo>> S3Remote::List(std::string_view prefix) {
     if (!resp) return std::unexpected(resp.error());
     auto page = ParseListObjectsV2(resp->body);
     if (!page) return std::unexpected(page.error().With("list " + Describe()));
+    std::vector<ObjectInfo> out;
+    out.reserve(page->entries.size());
     for (auto& e : page->entries) {
       if (!e.key.starts_with(strip)) continue;
       out.push_back(ObjectInfo{e.key.substr(strip.size()), e.size, e.etag, e.last_modified, {}});
@@ -239,9 +253,10 @@ Result<std::vector<ObjectInfo>> S3Remote::List(std::string_view prefix) {
     if (page->truncated && token.empty()) {
       return Fail(ErrorKind::kProtocol, "list " + Describe() + ": truncated page without token");
     }
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.key < b.key; });
+    if (auto ok = on_page(std::move(out)); !ok) return ok;
   } while (!token.empty());
-  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.key < b.key; });
-  return out;
+  return {};
 }
 
 Result<ObjectInfo> S3Remote::Stat(std::string_view key) {

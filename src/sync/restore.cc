@@ -12,11 +12,14 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <mutex>
+#include <set>
 
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/parallel.h"
+#include "sync/listing_feed.h"
 #include "sync/safe_dir.h"
 
 namespace cfgsync {
@@ -67,7 +70,31 @@ struct Run {
   std::mutex mu;
   std::optional<Error> fatal;
   RestoreStats stats;
+  std::set<std::string> dirty_dirs;  // folders (and their parents) whose entries changed
+
+  /* Renames and new folders become durable when their folder is fsynced. Doing that once per
+   * folder at the end, rather than after every file, saves a journal commit per file; a crash
+   * before it leaves each name either absent or complete, never partial. */
+  void MarkDirty(const std::string& rel) {
+    std::lock_guard lock(mu);
+    for (std::string d = rel;; d = SplitParent(d).first) {
+      if (!dirty_dirs.insert(d).second || d.empty()) break;
+    }
+  }
 };
+
+// Fsyncs every folder a rename or mkdir touched; returns the first failure.
+Status SyncDirtyDirs(Run& run) {
+  for (auto it = run.dirty_dirs.rbegin(); it != run.dirty_dirs.rend(); ++it) {
+    auto dir = OpenDirBeneath(run.root_fd, *it, false, std::nullopt);
+    if (!dir) return std::unexpected(dir.error());
+    if (::fsync(dir->get()) != 0) {
+      return Fail(ErrorKind::kIo,
+                  "fsync folder " + (it->empty() ? "." : *it) + ": " + std::strerror(errno));
+    }
+  }
+  return {};
+}
 
 // The attributes a restored file gets: stored ones, the listing's time when none was stored
 // (as rclone does), and --chown's owner over the stored one.
@@ -125,7 +152,7 @@ Result<std::uint64_t> Download(Run& run, const ObjectInfo& obj, const std::strin
     cleanup();
     return std::unexpected(ok.error());
   }
-  if (::fsync(parent->get()) != 0) return Fail(ErrorKind::kIo, "fsync folder of " + rel);
+  run.MarkDirty(parent_rel);
   return got->size;
 }
 
@@ -143,6 +170,7 @@ void Execute(Run& run, const std::vector<ObjectInfo>& listing, const RestorePlan
     if (s.action == RestoreAction::kMakeDir) {
       auto d = OpenDirBeneath(run.root_fd, s.rel, true, run.dir_owner);
       if (!d) r = std::unexpected(d.error());
+      if (d) run.MarkDirty(SplitParent(s.rel).first);
     } else {
       r = Download(run, obj, s.rel);
     }
@@ -274,35 +302,29 @@ void CountPlan(const RestorePlan& plan, const std::vector<ObjectInfo>& listing, 
   }
 }
 
-Result<std::vector<ObjectInfo>> ListBackup(Remote& remote, const RestoreOptions& opts,
-                                           bool* first) {
-  auto listing = remote.List("");
-  if (!listing && listing.error().kind == ErrorKind::kNoSuchBucket) {
-    if (opts.allow_missing_bucket) {
-      *first = true;
-      return std::vector<ObjectInfo>{};
-    }
-    return Fail(
-        ErrorKind::kNoSuchBucket,
-        opts.bucket_label + " does not exist (" + listing.error().message +
-            "); check the name, or pass --allow-missing-bucket to treat it as a first deployment");
-  }
-  if (!listing) return std::unexpected(listing.error());
-  *first = std::all_of(listing->begin(), listing->end(), [](const ObjectInfo& o) {
-    return o.size == 0 && o.key.find_first_not_of('/') == std::string::npos;  // root markers
-  });
-  return listing;
+bool IsRootMarker(const ObjectInfo& o) {
+  return o.size == 0 && o.key.find_first_not_of('/') == std::string::npos;
 }
 
-}  // namespace
+// The error for a listing that failed before any page: a missing bucket names where the name
+// came from.
+Error ListingError(const Error& e, const RestoreOptions& opts) {
+  if (e.kind != ErrorKind::kNoSuchBucket) return e;
+  return Error{ErrorKind::kNoSuchBucket,
+               opts.bucket_label + " does not exist (" + e.message +
+                   "); check the name, or pass --allow-missing-bucket to treat it as a first "
+                   "deployment"};
+}
 
-Result<RestoreStats> RunRestore(Remote& remote, const Filter& filter, const RestoreOptions& opts,
-                                Clock& clock) {
-  auto t0 = clock.Mono();
-  RestoreStats stats;
-  auto listing = ListBackup(remote, opts, &stats.first_deployment);
-  if (!listing) return std::unexpected(listing.error());
-  if (stats.first_deployment) return stats;
+// Everything a restore needs once the backup is known to hold files: --dir exists and is open,
+// its current tree is scanned and stale temporary files are gone.
+struct Target {
+  UniqueFd root;
+  LocalTree tree;
+  std::unique_ptr<Run> run;
+};
+
+Result<Target> PrepareTarget(Remote& remote, const Filter& filter, const RestoreOptions& opts) {
   if (!opts.dry_run) {
     bool created = !std::filesystem::exists(opts.dir);
     if (auto ok = MakeDirs(opts.dir); !ok) return std::unexpected(ok.error());
@@ -310,30 +332,64 @@ Result<RestoreStats> RunRestore(Remote& remote, const Filter& filter, const Rest
       return std::unexpected(ErrnoError("chown", opts.dir));
     }
   }
-  UniqueFd root(::open(opts.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root && !(opts.dry_run && errno == ENOENT))
+  Target t;
+  t.root = UniqueFd(::open(opts.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!t.root && !(opts.dry_run && errno == ENOENT))
     return std::unexpected(ErrnoError("open folder", opts.dir));
   auto tree = ScanTree(opts.dir, filter);
   if (!tree) return std::unexpected(tree.error());
-
-  Run run(remote, opts, root.get(), CanChown());
+  t.tree = std::move(*tree);
+  t.run = std::make_unique<Run>(remote, opts, t.root.get(), CanChown());
+  Run& run = *t.run;
   if (opts.chown) {
     run.dir_owner = DirOwner{opts.chown->uid, opts.chown->gid};
-  } else if (struct stat st; run.can_chown && root && ::fstat(root.get(), &st) == 0) {
+  } else if (struct stat st; run.can_chown && t.root && ::fstat(t.root.get(), &st) == 0) {
     run.dir_owner = DirOwner{st.st_uid, st.st_gid};  // new folders belong to whoever owns --dir
   }
-  if (!opts.dry_run) run.stats.stale_temps_removed = RemoveStaleTemps(root.get(), *tree);
+  if (!opts.dry_run) run.stats.stale_temps_removed = RemoveStaleTemps(t.root.get(), t.tree);
   if (run.stats.stale_temps_removed > 0) {
     spdlog::info("removed {} stale temporary files from an interrupted restore",
                  run.stats.stale_temps_removed);
   }
+  return t;
+}
+
+}  // namespace
+
+Result<RestoreStats> RunRestore(Remote& remote, const Filter& filter, const RestoreOptions& opts,
+                                Clock& clock) {
+  auto t0 = clock.Mono();
+  ListingFeed feed(remote, "");
+  std::optional<Target> target;
   Md5Of md5_of = [&](const LocalFile& f) { return LocalMd5(opts.dir, f); };
-  RestorePlan plan = ResolveStats(run, *listing, *tree, filter, md5_of);
-  CountPlan(plan, *listing, run.stats, opts.dry_run);
-  if (opts.dry_run) {
-    PrintDryRun(plan);
-  } else {
-    Execute(run, *listing, plan);
+  while (auto page = feed.Next()) {
+    if (!target && std::all_of(page->begin(), page->end(), IsRootMarker)) continue;
+    if (!target) {
+      auto t = PrepareTarget(remote, filter, opts);
+      if (!t) return std::unexpected(t.error());
+      target.emplace(std::move(*t));
+    }
+    Run& run = *target->run;
+    RestorePlan plan = ResolveStats(run, *page, target->tree, filter, md5_of);
+    CountPlan(plan, *page, run.stats, opts.dry_run);
+    if (opts.dry_run) {
+      PrintDryRun(plan);
+    } else {
+      Execute(run, *page, plan);
+    }
+    if (run.abort) break;
+  }
+  if (Status listed = feed.Result(); !listed && !(target && target->run->abort)) {
+    if (feed.PagesDelivered() == 0 && listed.error().kind == ErrorKind::kNoSuchBucket &&
+        opts.allow_missing_bucket) {
+      return RestoreStats{.first_deployment = true};
+    }
+    return std::unexpected(ListingError(listed.error(), opts));
+  }
+  if (!target) return RestoreStats{.first_deployment = true};
+  Run& run = *target->run;
+  if (!opts.dry_run && !run.fatal) {
+    if (auto ok = SyncDirtyDirs(run); !ok) return std::unexpected(ok.error());
   }
   run.stats.seconds = std::chrono::duration<double>(clock.Mono() - t0).count();
   if (run.fatal) return std::unexpected(*run.fatal);

@@ -1,10 +1,12 @@
 #include "sync/restore.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -439,6 +441,54 @@ TEST_F(RunRestoreTest, ListFailureIsReturned) {
   auto stats = RunRestore(fault, filter_, Opts(), RealClock::Get());
   ASSERT_FALSE(stats);
   EXPECT_EQ(stats.error().kind, ErrorKind::kNetwork);
+}
+
+TEST_F(RunRestoreTest, ListingInPagesRestoresEverythingAcrossPages) {
+  for (int i = 0; i < 25; ++i)
+    mem_.Seed(fmt::format("d{}/f{:02}.ini", i % 3, i), "v" + std::to_string(i));
+  mem_.SetPageSize(4);
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->restored, 25);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kList), 7);  // 25 objects by 4
+  for (int i = 0; i < 25; ++i) {
+    EXPECT_EQ(ReadFile(dir_ / fmt::format("d{}/f{:02}.ini", i % 3, i)), "v" + std::to_string(i));
+  }
+  EXPECT_TRUE(TempFilesUnder(dir_).empty());
+}
+
+TEST_F(RunRestoreTest, RootMarkerPagesAloneAreAFirstDeployment) {
+  mem_.Seed("", "");
+  mem_.SetPageSize(1);
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_TRUE(stats->first_deployment);
+  EXPECT_FALSE(fs::exists(dir_));
+}
+
+TEST_F(RunRestoreTest, ListFailureOnALaterPageIsReturnedAfterCompleteFiles) {
+  for (int i = 0; i < 6; ++i) mem_.Seed(fmt::format("f{}.ini", i), "content");
+  mem_.SetPageSize(2);
+  FaultRemote fault(mem_);
+  std::atomic<int> lists{0};
+  fault.SetHook([&](RemoteOp op, std::string_view) -> std::optional<Error> {
+    if (op == RemoteOp::kList && ++lists == 3) return Error{ErrorKind::kNetwork, "reset"};
+    return std::nullopt;
+  });
+  auto stats = RunRestore(fault, filter_, Opts(), RealClock::Get());
+  ASSERT_FALSE(stats);
+  EXPECT_EQ(stats.error().kind, ErrorKind::kNetwork);
+  EXPECT_TRUE(TempFilesUnder(dir_).empty());
+  for (const auto& e : fs::directory_iterator(dir_)) EXPECT_EQ(ReadFile(e.path()), "content");
+}
+
+TEST_F(RunRestoreTest, MissingBucketAfterPagingStillNamesTheBucket) {
+  mem_.SetBucketMissing(true);
+  mem_.SetPageSize(2);
+  auto stats = Run();
+  ASSERT_FALSE(stats);
+  EXPECT_EQ(stats.error().kind, ErrorKind::kNoSuchBucket);
+  EXPECT_NE(stats.error().message.find("SYNC_BUCKET"), std::string::npos);
 }
 
 TEST_F(RunRestoreTest, LocalFilesAbsentFromBackupAreKept) {
