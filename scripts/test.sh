@@ -10,7 +10,13 @@ if ! command -v moto_server >/dev/null; then
   echo "moto_server is missing: it is part of these machines' image (pip package moto[server])" >&2
   exit 1
 fi
-(cd tests/support && npm ci --no-audit --no-fund --loglevel=error)
+for dir in tests/support tests/deploy; do
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+done
+if ! command -v kubectl >/dev/null; then
+  echo "kubectl is missing: it is part of these machines' image (renders deploy/ offline)" >&2
+  exit 1
+fi
 
 echo "== format check"
 bash scripts/check-format.sh
@@ -25,3 +31,6 @@ echo "== release build, all tests"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
 ctest --preset release
+
+echo "== benchmark smoke run (--quick: no timing assertions)"
+bash bench/run.sh --quick --binary build/release/cfgsync

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "config/remote_config.h"
 #include "core/log.h"
@@ -23,12 +24,36 @@ void AddCommonFlags(CLI::App& app, CommonFlags& flags) {
       ->envname("CFGSYNC_S3_VIRTUAL_HOST");
 }
 
+std::string EnvNameFor(const std::string& name) {
+  std::string env = "CFGSYNC_";
+  for (char c : name)
+    env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return env;
+}
+
+CLI::Option* AddListFlag(CLI::App& app, const std::string& name, std::vector<std::string>& values,
+                         const std::string& help) {
+  const std::string env = EnvNameFor(name);
+  if (const char* v = std::getenv(env.c_str())) values = SplitPatternList(v);
+  return app.add_option("--" + name, values, help + " (" + env + ": comma-separated)")
+      ->capture_default_str();
+}
+
+CLI::Option* AddOptionalFlag(CLI::App& app, const std::string& name, std::string& value,
+                             const std::string& help) {
+  const std::string env = EnvNameFor(name);
+  /* CLI11 ignores an empty environment variable; here "set but empty" is a choice. */
+  if (const char* v = std::getenv(env.c_str()); v && !*v) value.clear();
+  return AddFlag(app, name, value, help);
+}
+
 void AddFolderFlags(CLI::App& cmd, FolderFlags& flags) {
   AddFlag(cmd, "dir", flags.dir, "the local folder of config files");
   FilterOptions& opts = flags.filter;
-  AddFlag(cmd, "exclude", opts.excludes,
-          "exclude files matching this rclone-style pattern (repeatable)");
-  AddFlag(cmd, "include", opts.includes, "include only files matching this pattern (repeatable)");
+  AddListFlag(cmd, "exclude", opts.excludes,
+              "exclude files matching this rclone-style pattern (repeatable)");
+  AddListFlag(cmd, "include", opts.includes,
+              "include only files matching this pattern (repeatable)");
   AddFlag(cmd, "filter-from", opts.filter_from, "read '+ pattern' / '- pattern' rules from FILE");
   cmd.add_flag("--no-default-excludes{false}", opts.default_excludes,
                "do not exclude *.db* and *.log by default")
@@ -81,6 +106,20 @@ int Report(const Error& error) {
                                : "cfgsync: " + error.message;
   std::fprintf(stderr, "%s\n", line.c_str());
   return error.kind == ErrorKind::kConfig ? kExitUsage : kExitFailure;
+}
+
+bool AskedForJson(int argc, char** argv) {
+  const char* env = std::getenv("CFGSYNC_LOG_FORMAT");
+  bool json = env && std::string_view(env) == "json";
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--log-format=json" || (a == "--log-format" && i + 1 < argc)) {
+      json = a != "--log-format" || std::string_view(argv[i + 1]) == "json";
+    } else if (a.starts_with("--log-format=")) {
+      json = false;
+    }
+  }
+  return json;
 }
 
 std::unique_ptr<Remote> OpenRemoteOrReport(const CommonFlags& flags, RemoteSpec* spec_out,

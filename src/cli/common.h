@@ -36,15 +36,24 @@ struct CommonFlags {
   RemoteFlags remote;
 };
 
-// Adds `--name` bound to `value`, with the CFGSYNC_<NAME> environment variable as fallback
-// (upper-cased, '-' as '_').
+// CFGSYNC_<NAME> for flag `name` (upper-cased, '-' as '_').
+std::string EnvNameFor(const std::string& name);
+
+// Adds `--name` bound to `value`, with the CFGSYNC_<NAME> environment variable as fallback.
 template <class T>
 CLI::Option* AddFlag(CLI::App& app, const std::string& name, T& value, const std::string& help) {
-  std::string env = "CFGSYNC_";
-  for (char c : name)
-    env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return app.add_option("--" + name, value, help)->envname(env)->capture_default_str();
+  return app.add_option("--" + name, value, help)->envname(EnvNameFor(name))->capture_default_str();
 }
+
+// Adds a repeatable `--name`. Its CFGSYNC_<NAME> fallback is a comma-separated list, as rclone
+// reads list flags from the environment (SplitPatternList); any --name given replaces it.
+CLI::Option* AddListFlag(CLI::App& app, const std::string& name, std::vector<std::string>& values,
+                         const std::string& help);
+
+// Adds `--name` for a value where "" means off: unlike AddFlag, CFGSYNC_<NAME>="" (set but
+// empty) counts as a value and turns the feature off.
+CLI::Option* AddOptionalFlag(CLI::App& app, const std::string& name, std::string& value,
+                             const std::string& help);
 
 // The local folder and which of its files are synced.
 struct FolderFlags {
@@ -128,6 +137,10 @@ std::unique_ptr<Remote> OpenRemoteOrReport(const CommonFlags& flags, RemoteSpec*
 
 // Prints "cfgsync: <message>" on stderr and returns the exit code for the error's kind.
 int Report(const Error& error);
+
+// Whether the command line or CFGSYNC_LOG_FORMAT asks for JSON logs, read without the parser:
+// for reporting a command line the parser rejected.
+bool AskedForJson(int argc, char** argv);
 
 // Registration of each subcommand (one file each under src/cli/).
 void RegisterVersion(CLI::App& app, Action& action);

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/common.h"
+#include "core/log.h"
 
 int main(int argc, char** argv) {
   using namespace cfgsync::cli;
@@ -31,8 +32,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "cfgsync: %s (see cfgsync --help)\n", e.what());
-    return kExitUsage;
+    if (AskedForJson(argc, argv)) (void)cfgsync::SetupLogging("info", "json");
+    return Report(cfgsync::Error{cfgsync::ErrorKind::kConfig,
+                                 std::string(e.what()) + " (see cfgsync --help)"});
+  }
+  /* Logging is set up before any subcommand checks its own flags, so that even those errors
+   * come out as JSON lines when asked. */
+  if (auto ok = cfgsync::SetupLogging(flags.log_level, flags.log_format); !ok) {
+    return Report(ok.error());
   }
   return action ? action() : kExitUsage;
 }

@@ -19,8 +19,8 @@ void AddWatchFlags(CLI::App& cmd, WatchFlags& flags) {
   AddFlag(cmd, "shutdown-timeout", flags.shutdown_timeout,
           "on SIGTERM, time allowed to push what is pending");
   AddFlag(cmd, "max-delete", flags.max_delete, "a pass deleting more than N or N% deletes nothing");
-  AddFlag(cmd, "http-addr", flags.http_addr,
-          "serve /healthz, /readyz and /metrics on HOST:PORT (\"\" turns it off)");
+  AddOptionalFlag(cmd, "http-addr", flags.http_addr,
+                  "serve /healthz, /readyz and /metrics on HOST:PORT (\"\" turns it off)");
   AddFlag(cmd, "ready-max-outage", flags.ready_max_outage,
           "/readyz fails once the remote has been failing this long");
 }

@@ -117,11 +117,8 @@ bool IsTempName(std::string_view name) { return name.starts_with(kTempPrefix); }
 
 Status ApplyMeta(int fd, const FileMeta& meta, bool chown,
                  const std::filesystem::path& for_errors) {
-  if (chown && (meta.uid || meta.gid)) {
-    uid_t u = meta.uid ? *meta.uid : static_cast<uid_t>(-1);
-    gid_t g = meta.gid ? *meta.gid : static_cast<gid_t>(-1);
-    if (::fchown(fd, u, g) != 0) return std::unexpected(ErrnoError("chown", for_errors));
-  }
+  /* Mode and mtime first, while the file is still ours: once it belongs to someone else,
+   * changing them needs CAP_FOWNER, and a restore given only CAP_CHOWN must still work. */
   if (meta.mode && ::fchmod(fd, *meta.mode & 07777) != 0) {
     return std::unexpected(ErrnoError("chmod", for_errors));
   }
@@ -132,6 +129,16 @@ Status ApplyMeta(int fd, const FileMeta& meta, bool chown,
     ts[1].tv_sec = meta.mtime->sec;
     ts[1].tv_nsec = meta.mtime->nsec;
     if (::futimens(fd, ts) != 0) return std::unexpected(ErrnoError("set mtime", for_errors));
+  }
+  if (chown && (meta.uid || meta.gid)) {
+    uid_t u = meta.uid ? *meta.uid : static_cast<uid_t>(-1);
+    gid_t g = meta.gid ? *meta.gid : static_cast<gid_t>(-1);
+    if (::fchown(fd, u, g) != 0) return std::unexpected(ErrnoError("chown", for_errors));
+    /* A change of owner clears set-user-ID and set-group-ID bits (for root too); putting them
+     * back is the one step that needs CAP_FOWNER. */
+    if (meta.mode && (*meta.mode & (S_ISUID | S_ISGID)) && ::fchmod(fd, *meta.mode & 07777) != 0) {
+      return std::unexpected(ErrnoError("chmod", for_errors));
+    }
   }
   return {};
 }

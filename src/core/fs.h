@@ -77,7 +77,8 @@ std::filesystem::path TempPathFor(const std::filesystem::path& target);
 bool IsTempName(std::string_view name);
 
 // Gives the open file `fd` the mtime and permission bits of `meta` (fields that are absent are
-// left alone); uid/gid are applied only when `chown` is true. The mtime is applied last.
+// left alone); uid/gid are applied only when `chown` is true, after mode and mtime, so that
+// CAP_CHOWN alone is enough unless the mode has set-user/group-ID bits (those need CAP_FOWNER).
 Status ApplyMeta(int fd, const FileMeta& meta, bool chown, const std::filesystem::path& for_errors);
 
 // Creates `dir` and its missing parents (mode 0755 before umask). Existing folders are fine.

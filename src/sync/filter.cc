@@ -650,4 +650,35 @@ std::string Filter::Describe() const {
   return out;
 }
 
+std::vector<std::string> SplitPatternList(std::string_view list) {
+  std::vector<std::string> out;
+  std::string item;
+  int braces = 0;
+  bool in_class = false;
+  auto flush = [&] {
+    auto b = item.find_first_not_of(" \t");
+    auto e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+    item.clear();
+  };
+  for (char c : list) {
+    if (c == ',' && braces == 0 && !in_class) {
+      flush();
+      continue;
+    }
+    if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+    } else if (c == '{') {
+      ++braces;
+    } else if (c == '}' && braces > 0) {
+      --braces;
+    }
+    item += c;
+  }
+  flush();
+  return out;
+}
+
 }  // namespace cfgsync

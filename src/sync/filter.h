@@ -76,6 +76,11 @@ struct FilterOptions {
   bool default_excludes = true;       // false with --no-default-excludes
 };
 
+// Splits a comma-separated list of patterns, as rclone reads list flags from the environment
+// (CFGSYNC_EXCLUDE="*.db*,*.log,cache/**"). Commas inside {...} or [...] belong to the pattern;
+// spaces around items and empty items are dropped.
+std::vector<std::string> SplitPatternList(std::string_view list);
+
 // An immutable, compiled rule list. Cheap to query from several threads at once.
 class Filter {
  public:

@@ -787,5 +787,20 @@ TEST(FilterRandomTest, MayIncludeDirIsNeverWrongWhenFalse) {
   EXPECT_GT(pruned, 100);  // the check above is not vacuous
 }
 
+TEST(SplitPatternListTest, SplitsOnCommasLikeRcloneEnvironmentLists) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(SplitPatternList("*.db*,*.log"), (V{"*.db*", "*.log"}));
+  EXPECT_EQ(SplitPatternList(" cache/** , *.pid ,"), (V{"cache/**", "*.pid"}));
+  EXPECT_EQ(SplitPatternList(""), V{});
+  EXPECT_EQ(SplitPatternList("one"), V{"one"});
+}
+
+TEST(SplitPatternListTest, CommasInsideBracesAndClassesBelongToThePattern) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(SplitPatternList("*.{ini,xml},logs/**"), (V{"*.{ini,xml}", "logs/**"}));
+  EXPECT_EQ(SplitPatternList("a[,]b,c"), (V{"a[,]b", "c"}));
+  EXPECT_EQ(SplitPatternList("{a,{b,c}},d"), (V{"{a,{b,c}}", "d"}));
+}
+
 }  // namespace
 }  // namespace cfgsync

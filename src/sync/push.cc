@@ -123,8 +123,8 @@ Result<PushPlan> Pusher::Plan() {
     }
     index_ = fresh;
   }
-  auto tree = ScanTree(opts_.dir, filter_, [](const std::string& rel, std::string_view why) {
-    spdlog::warn(WithFields("skipped", {{"path", rel}, {"reason", why}}));
+  auto tree = ScanTree(opts_.dir, filter_, [this](const std::string& rel, std::string_view why) {
+    WarnSkipped(rel, why);
   });
   if (!tree) return std::unexpected(tree.error());
   return PlanPush(*tree, fresh, filter_, opts_.guard,
@@ -154,6 +154,7 @@ Result<PushStats> Pusher::Reconcile() {
   auto plan = Plan();
   if (!plan) return std::unexpected(plan.error());
   PushStats stats;
+  stats.reached_remote = true;  // Plan() listed it
   stats.identical = plan->identical;
   stats.blocked_deletes = plan->blocked_deletes;
   stats.guard_reason = plan->guard_reason;
@@ -200,6 +201,7 @@ Result<PushStats> Pusher::PushPath(const std::string& rel) {
   if (!bytes) return std::unexpected(bytes.error());
   stats.uploaded = 1;
   stats.bytes = *bytes;
+  stats.reached_remote = true;
   return stats;
 }
 
@@ -222,18 +224,28 @@ Result<PushStats> Pusher::RemovePaths(const std::vector<std::string>& rels) {
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     if (keys.empty()) return stats;
-    stats.guard_reason = DeleteGuardVerdict(opts_.guard, static_cast<std::int64_t>(keys.size()),
-                                            static_cast<std::int64_t>(index_.size()),
+    /* Files removed one after the other arrive in several batches, some of them at the same
+     * time: the guard counts this batch together with the deletions of the last
+     * opts_.guard_window and those still under way, against what was stored before them. */
+    const auto n = static_cast<std::int64_t>(keys.size());
+    const std::int64_t recent = RecentDeletions(clock_.Mono());
+    stats.guard_reason = DeleteGuardVerdict(opts_.guard, n + recent + deleting_,
+                                            static_cast<std::int64_t>(index_.size()) + recent,
                                             !HasAnyFile(opts_.dir, filter_));
+    if (!stats.guard_reason.empty()) {
+      stats.blocked_deletes = n;
+      return stats;
+    }
+    deleting_ += n;
   }
-  if (!stats.guard_reason.empty()) {
-    stats.blocked_deletes = static_cast<std::int64_t>(keys.size());
-    return stats;
-  }
-  if (auto ok = remote_.Remove(keys); !ok) return std::unexpected(ok.error());
+  auto ok = remote_.Remove(keys);
   std::lock_guard lock(mu_);
+  deleting_ -= static_cast<std::int64_t>(keys.size());
+  if (!ok) return std::unexpected(ok.error());
   for (const auto& k : keys) index_.erase(k);
+  recent_.emplace_back(clock_.Mono(), static_cast<std::int64_t>(keys.size()));
   stats.deleted = static_cast<std::int64_t>(keys.size());
+  stats.reached_remote = true;
   return stats;
 }
 
@@ -244,6 +256,21 @@ std::string SummaryLine(const PushStats& s) {
   if (s.blocked_deletes)
     line += fmt::format(", {} deletions blocked ({})", s.blocked_deletes, s.guard_reason);
   return line + fmt::format(", in {:.2f}s", s.seconds);
+}
+
+std::int64_t Pusher::RecentDeletions(MonoTime now) {
+  while (!recent_.empty() && now - recent_.front().first > opts_.guard_window) recent_.pop_front();
+  std::int64_t total = 0;
+  for (const auto& [when, n] : recent_) total += n;
+  return total;
+}
+
+void Pusher::WarnSkipped(const std::string& rel, std::string_view why) {
+  {
+    std::lock_guard lock(mu_);
+    if (!warned_.insert(rel).second) return;
+  }
+  spdlog::warn(WithFields("skipped", {{"path", rel}, {"reason", why}}));
 }
 
 }  // namespace cfgsync

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "core/clock.h"
 #include "remote/remote.h"
@@ -19,6 +22,8 @@ struct PushOptions {
   DeleteGuard guard;
   int transfers = 16;
   bool dry_run = false;
+  // RemovePaths' guard counts the deletions made this long before together with its batch.
+  Millis guard_window{60'000};
 };
 
 struct PushStats {
@@ -31,6 +36,9 @@ struct PushStats {
   std::string guard_reason;
   std::uint64_t bytes = 0;
   double seconds = 0;
+  /* False when the answer came from the index alone (identical, excluded, nothing to delete):
+   * such a success says nothing about whether the remote is reachable. */
+  bool reached_remote = false;
 };
 
 class Pusher {
@@ -58,12 +66,17 @@ class Pusher {
 
   // Deletes from the backup every indexed key equal to one of `rels` or under it as a folder,
   // except paths that exist locally again. Subject to the guard: nothing is deleted when the
-  // local folder is missing or holds no file, or when the batch exceeds --max-delete (the stats
-  // say so). Keys never uploaded cost no request. Thread-safe.
+  // local folder is missing or holds no file, or when the batch, counted with the deletions of
+  // the last opts.guard_window and those under way in other threads, exceeds --max-delete (the
+  // stats say so). Keys never uploaded cost no request. Thread-safe.
   Result<PushStats> RemovePaths(const std::vector<std::string>& rels);
 
   // Number of objects the index knows.
   std::size_t IndexSize() const;
+
+  // Logs a warning that `rel` is skipped and why (a symlink, a socket...), the first time only:
+  // full scans and watch events find the same entry again and again. Thread-safe.
+  void WarnSkipped(const std::string& rel, std::string_view why);
 
  private:
   Result<std::uint64_t> Upload(const std::string& rel);
@@ -74,8 +87,14 @@ class Pusher {
   const Filter& filter_;
   PushOptions opts_;
   Clock& clock_;
-  mutable std::mutex mu_;  // guards index_
+  // Deletions of the last guard_window still counted by the guard; drops the older ones.
+  std::int64_t RecentDeletions(MonoTime now);
+
+  mutable std::mutex mu_;  // guards everything below
   RemoteIndex index_;
+  std::set<std::string, std::less<>> warned_;
+  std::deque<std::pair<MonoTime, std::int64_t>> recent_;  // (when, objects deleted)
+  std::int64_t deleting_ = 0;                             // objects being deleted right now
 };
 
 // Prints a plan on stdout, one "upload|check|delete KEY" line each, and the blocked deletions.

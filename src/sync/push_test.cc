@@ -347,6 +347,48 @@ TEST_F(PusherRemoveTest, RemovePathsDeletesAFolderPrefixOnly) {
   EXPECT_EQ(mem_.Content("sub-other/c.ini"), std::string("sibling folder"));
 }
 
+// A monotonic clock moved by hand.
+class StepClock final : public Clock {
+ public:
+  WallTime Wall() const override { return WallTime{} + (mono_.load() - MonoTime{}); }
+  MonoTime Mono() const override { return mono_.load(); }
+  void SleepFor(std::chrono::nanoseconds d) override { Advance(d); }
+  void Advance(std::chrono::nanoseconds d) {
+    mono_.store(mono_.load() + std::chrono::duration_cast<MonoTime::duration>(d));
+  }
+
+ private:
+  std::atomic<MonoTime> mono_{MonoTime{} + std::chrono::hours(1)};
+};
+
+TEST_F(PusherRemoveTest, GuardCountsTheDeletionsOfTheLastWindowWithTheBatch) {
+  Populate(20);
+  StepClock clock;
+  Pusher pusher(mem_, filter_, Opts(), clock);
+  ASSERT_TRUE(pusher.Reconcile());
+  std::vector<std::string> first, second;
+  for (int i = 0; i < 6; ++i) first.push_back(Name(i));
+  for (int i = 6; i < 12; ++i) second.push_back(Name(i));
+  for (int i = 0; i < 12; ++i) fs::remove(dir_ / Name(i));
+
+  auto a = pusher.RemovePaths(first);  // 6 of 20: allowed
+  ASSERT_TRUE(a) << Text(a);
+  EXPECT_EQ(a->deleted, 6);
+  clock.Advance(std::chrono::seconds(10));
+  auto b = pusher.RemovePaths(second);  // 6 more within the window: 12 of 20
+  ASSERT_TRUE(b) << Text(b);
+  EXPECT_EQ(b->deleted, 0);
+  EXPECT_EQ(b->blocked_deletes, 6);
+  EXPECT_FALSE(b->guard_reason.empty());
+  EXPECT_EQ(mem_.Content(Name(6)), std::string("content 6"));
+
+  clock.Advance(std::chrono::seconds(61));  // the first batch is history: 6 of 14
+  auto c = pusher.RemovePaths(second);
+  ASSERT_TRUE(c) << Text(c);
+  EXPECT_EQ(c->deleted, 6);
+  EXPECT_EQ(pusher.IndexSize(), 8u);
+}
+
 TEST_F(PusherRemoveTest, RemovePathsSkipsPathsThatExistAgain) {
   Populate(3);
   WriteFile(dir_ / "back.ini", "b");

@@ -14,6 +14,7 @@ void Coalescer::Touch(const std::string& rel, ChangeKind kind, MonoTime now) {
     e.first = now;
   }
   e.last = now;
+  if (e.retry && e.retry_same_kind_only && e.kind != kind) e.retry = false;
   e.kind = kind;
 }
 
@@ -46,7 +47,23 @@ std::vector<DueChange> Coalescer::TakeAll() {
   return all;
 }
 
+std::vector<DueChange> Coalescer::TakeRemovals() {
+  std::vector<DueChange> all;
+  for (auto& [rel, e] : entries_) {
+    if (Waiting(e) && e.kind == ChangeKind::kRemoved) all.push_back(HandOut(rel, e));
+  }
+  return all;
+}
+
 void Coalescer::Done(const std::string& rel, bool ok, MonoTime retry_at) {
+  Finish(rel, ok, retry_at, false);
+}
+
+void Coalescer::HoldBack(const std::string& rel, MonoTime retry_at) {
+  Finish(rel, false, retry_at, true);
+}
+
+void Coalescer::Finish(const std::string& rel, bool ok, MonoTime retry_at, bool same_kind_only) {
   auto it = entries_.find(rel);
   if (it == entries_.end() || !it->second.in_flight) return;
   Entry& e = it->second;
@@ -56,7 +73,9 @@ void Coalescer::Done(const std::string& rel, bool ok, MonoTime retry_at) {
     return;
   }
   e.retry = true;
+  e.retry_same_kind_only = same_kind_only;
   e.not_before = retry_at;
+  if (same_kind_only && e.touched && e.kind != ChangeKind::kRemoved) e.retry = false;
 }
 
 std::optional<MonoTime> Coalescer::NextDeadline() const {

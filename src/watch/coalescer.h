@@ -47,10 +47,20 @@ class Coalescer {
   // to the next TakeAll() after their Done().
   std::vector<DueChange> TakeAll();
 
+  // Returns every queued removal that is not in flight, ignoring deadlines and retry times,
+  // and marks them in flight: once one removal is due, the others go in the same batch, so
+  // that the deletion guard judges a mass deletion as a whole.
+  std::vector<DueChange> TakeRemovals();
+
   // Ends the flight of `rel`. ok: the entry is dropped unless it was touched meanwhile.
   // !ok: the path is due again at `retry_at` (or, if touched meanwhile or later, at its
   // debounced deadline but no earlier than `retry_at`). Ignored for a path not in flight.
   void Done(const std::string& rel, bool ok, MonoTime retry_at);
+
+  // Done(rel, false, retry_at) for a removal the deletion guard held back: the wait applies to
+  // the removal only. If the file comes back (a kChanged event, before or after this call), it
+  // is uploaded after the usual debounce, not after `retry_at`.
+  void HoldBack(const std::string& rel, MonoTime retry_at);
 
   // The earliest instant at which a queued path not in flight becomes due, or nullopt when
   // none is waiting (paths in flight have no deadline until Done()).
@@ -63,11 +73,12 @@ class Coalescer {
   struct Entry {
     ChangeKind kind = ChangeKind::kChanged;
     bool in_flight = false;
-    bool touched = false;   // an event arrived since the path was last handed out
-    bool retry = false;     // a failed push waits for not_before
-    MonoTime first{};       // first event of the current burst (valid when touched)
-    MonoTime last{};        // latest event (valid when touched)
-    MonoTime not_before{};  // retry floor after a failure
+    bool touched = false;               // an event arrived since the path was last handed out
+    bool retry = false;                 // a failed push waits for not_before
+    bool retry_same_kind_only = false;  // ...unless the kind changes (HoldBack)
+    MonoTime first{};                   // first event of the current burst (valid when touched)
+    MonoTime last{};                    // latest event (valid when touched)
+    MonoTime not_before{};              // retry floor after a failure
   };
 
   // Whether `e` waits to be handed out (queued and not in flight).
@@ -75,6 +86,7 @@ class Coalescer {
   // When a waiting entry becomes due.
   MonoTime DueAt(const Entry& e) const;
   // Marks `e` in flight and returns what to hand out for it.
+  void Finish(const std::string& rel, bool ok, MonoTime retry_at, bool same_kind_only);
   static DueChange HandOut(const std::string& rel, Entry& e);
 
   Millis debounce_;

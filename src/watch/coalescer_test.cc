@@ -206,5 +206,41 @@ TEST_F(CoalescerTest, MemoryIsOneEntryPerPath) {
   EXPECT_EQ(c_.Pending(), 10u);
 }
 
+TEST_F(CoalescerTest, OneDueRemovalTakesEveryQueuedRemovalAlong) {
+  c_.Touch("a.yaml", ChangeKind::kRemoved, At(Millis(0)));
+  c_.Touch("b.yaml", ChangeKind::kRemoved, At(Millis(300)));
+  c_.Touch("c.yaml", ChangeKind::kChanged, At(Millis(300)));
+  EXPECT_EQ(c_.TakeDue(At(Millis(500))), Due{Removed("a.yaml")});
+  EXPECT_EQ(c_.TakeRemovals(), Due{Removed("b.yaml")});
+  EXPECT_TRUE(c_.TakeRemovals().empty());  // in flight now
+  EXPECT_EQ(c_.TakeDue(At(Millis(800))), Due{Changed("c.yaml")});
+}
+
+TEST_F(CoalescerTest, FilePutBackAfterAHeldBackRemovalIsUploadedAfterTheDebounce) {
+  c_.Touch("a.yaml", ChangeKind::kRemoved, At(Millis(0)));
+  ASSERT_EQ(c_.TakeDue(At(Millis(500))).size(), 1u);
+  c_.HoldBack("a.yaml", At(Millis(30'500)));
+  EXPECT_EQ(c_.NextDeadline(), At(Millis(30'500)));
+  c_.Touch("a.yaml", ChangeKind::kChanged, At(Millis(1000)));
+  EXPECT_EQ(c_.TakeDue(At(Millis(1500))), Due{Changed("a.yaml")});
+}
+
+TEST_F(CoalescerTest, FilePutBackWhileItsRemovalIsInFlightIsNotHeldBack) {
+  c_.Touch("a.yaml", ChangeKind::kRemoved, At(Millis(0)));
+  ASSERT_EQ(c_.TakeDue(At(Millis(500))).size(), 1u);
+  c_.Touch("a.yaml", ChangeKind::kChanged, At(Millis(600)));
+  c_.HoldBack("a.yaml", At(Millis(30'500)));
+  EXPECT_EQ(c_.TakeDue(At(Millis(1100))), Due{Changed("a.yaml")});
+}
+
+TEST_F(CoalescerTest, HeldBackRemovalTouchedAgainAsARemovalStillWaits) {
+  c_.Touch("a.yaml", ChangeKind::kRemoved, At(Millis(0)));
+  ASSERT_EQ(c_.TakeDue(At(Millis(500))).size(), 1u);
+  c_.HoldBack("a.yaml", At(Millis(30'500)));
+  c_.Touch("a.yaml", ChangeKind::kRemoved, At(Millis(1000)));
+  EXPECT_TRUE(c_.TakeDue(At(Millis(30'499))).empty());
+  EXPECT_EQ(c_.TakeDue(At(Millis(30'500))), Due{Removed("a.yaml")});
+}
+
 }  // namespace
 }  // namespace cfgsync

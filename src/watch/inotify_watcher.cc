@@ -175,6 +175,24 @@ void InotifyWatcher::DropTree(const std::string& rel) {
   }
 }
 
+void InotifyWatcher::RenameTree(const std::string& from, const std::string& to) {
+  std::vector<std::pair<std::string, int>> moved;
+  if (auto it = wd_by_rel_.find(from); it != wd_by_rel_.end()) {
+    moved.emplace_back(to, it->second);
+    wd_by_rel_.erase(it);
+  }
+  const std::string prefix = from + "/";
+  for (auto it = wd_by_rel_.lower_bound(prefix);
+       it != wd_by_rel_.end() && it->first.starts_with(prefix);) {
+    moved.emplace_back(to + it->first.substr(from.size()), it->second);
+    it = wd_by_rel_.erase(it);
+  }
+  for (auto& [rel, wd] : moved) {
+    rel_by_wd_[wd] = rel;
+    wd_by_rel_[rel] = wd;
+  }
+}
+
 void InotifyWatcher::LoseRoot(std::string why, std::vector<FsEvent>& out) {
   if (root_lost_) return;
   root_lost_ = true;
@@ -218,15 +236,17 @@ std::vector<FsEvent> InotifyWatcher::ReadEvents() {
     for (const char* p = buf; p < buf + n;) {
       const auto* ev = reinterpret_cast<const inotify_event*>(p);
       const std::string_view name(ev->name, ev->len ? ::strnlen(ev->name, ev->len) : 0);
-      Handle(ev->wd, ev->mask, name, out);
+      Handle(ev->wd, ev->mask, ev->cookie, name, out);
       p += sizeof(inotify_event) + ev->len;
     }
   }
+  for (const auto& [cookie, rel] : moved_from_) DropTree(rel);  // moved out of the tree
+  moved_from_.clear();
   return out;
 }
 
-void InotifyWatcher::Handle(int wd, std::uint32_t mask, std::string_view name,
-                            std::vector<FsEvent>& out) {
+void InotifyWatcher::Handle(int wd, std::uint32_t mask, std::uint32_t cookie,
+                            std::string_view name, std::vector<FsEvent>& out) {
   if (root_lost_) return;
   if (mask & IN_Q_OVERFLOW) {
     out.push_back(
@@ -244,7 +264,7 @@ void InotifyWatcher::Handle(int wd, std::uint32_t mask, std::string_view name,
   if (IsTempName(name)) return;
   const std::string rel = Join(it->second, name);
   if (mask & IN_ISDIR) {
-    HandleDir(mask, rel, out);
+    HandleDir(mask, cookie, rel, out);
   } else {
     HandleFile(mask, rel, out);
   }
@@ -265,19 +285,25 @@ void InotifyWatcher::HandleSelf(int wd, std::uint32_t mask, std::vector<FsEvent>
   }
 }
 
-void InotifyWatcher::HandleDir(std::uint32_t mask, const std::string& rel,
+void InotifyWatcher::HandleDir(std::uint32_t mask, std::uint32_t cookie, const std::string& rel,
                                std::vector<FsEvent>& out) {
   if (!filter_.MayIncludeDir(rel)) return;
   if (mask & (IN_CREATE | IN_MOVED_TO)) {
+    if (auto from = moved_from_.find(cookie); (mask & IN_MOVED_TO) && from != moved_from_.end()) {
+      RenameTree(from->second, rel);
+      moved_from_.erase(from);
+    }
+    /* Scanned in both cases: every file now has a new path (a new key in the backup), and a
+     * folder created or moved in may hold files written before its watch existed. */
     Walk walk{true, out};
     AddTree(rel, walk);
   } else if (mask & (IN_DELETE | IN_MOVED_FROM)) {
-    /* A move within the tree is not paired with its IN_MOVED_TO by cookie: the moved
-     * subtree's watches are dropped here and added afresh (and scanned) when the IN_MOVED_TO
-     * arrives, which yields the same events as a rename of the watch paths would, and also
-     * covers the folder being moved out of the tree, where no IN_MOVED_TO ever comes. */
     out.push_back(FsEvent{FsEvent::Kind::kRemoved, rel, ""});
-    DropTree(rel);
+    if ((mask & IN_MOVED_FROM) && cookie != 0) {
+      moved_from_[cookie] = rel;  // dropped at the end of ReadEvents unless paired
+    } else {
+      DropTree(rel);
+    }
   }
 }
 
@@ -288,14 +314,17 @@ void InotifyWatcher::HandleFile(std::uint32_t mask, const std::string& rel,
     out.push_back(FsEvent{FsEvent::Kind::kRemoved, rel, ""});
     return;
   }
-  if (!(mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB))) return;  // IN_CREATE
   struct stat st;
   if (::lstat((root_ / rel).c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    /* A symlink or special file renamed over the name replaces what was backed up; a scan
-     * would not list it either. */
-    if (mask & IN_MOVED_TO) out.push_back(FsEvent{FsEvent::Kind::kRemoved, rel, ""});
+    /* A symlink or special file created or renamed over the name replaces what was backed up
+     * (a scan would not list it either); the detail says why it is skipped. */
+    if (mask & (IN_CREATE | IN_MOVED_TO)) {
+      const char* why = S_ISLNK(st.st_mode) ? "symlink (not followed)" : "not a regular file";
+      out.push_back(FsEvent{FsEvent::Kind::kRemoved, rel, why});
+    }
     return;
   }
+  if (!(mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB))) return;  // IN_CREATE of a file
   out.push_back(FsEvent{FsEvent::Kind::kChanged, rel, ""});
 }
 

@@ -27,7 +27,7 @@ struct FsEvent {
   };
   Kind kind;
   std::string rel;     // '/'-separated, relative to the root; "" for kRescan
-  std::string detail;  // for kRescan: why
+  std::string detail;  // kRescan: why; kRemoved of a symlink or special file: why it is skipped
   bool operator==(const FsEvent&) const = default;
 };
 
@@ -61,15 +61,17 @@ class InotifyWatcher {
   //    and every included regular file in it is kChanged, so that files written before the
   //    watch existed are not missed;
   //  - a folder deleted or moved away: kRemoved for the folder's path (meaning everything
-  //    under it) and its watches are dropped;
+  //    under it) and its watches are dropped; a folder renamed within the tree (IN_MOVED_FROM
+  //    and IN_MOVED_TO paired by cookie) keeps its watches under the new name, and its files
+  //    are kChanged there;
   //  - a kernel queue overflow: kRescan, after the watches have been brought back in line
   //    with the tree;
   //  - no watch left for a new folder (ENOSPC): kRescan naming fs.inotify.max_user_watches;
   //    the rest keeps being watched;
   //  - the root itself removed or moved: kRescan; nothing further is reported (reopen).
-  // Our temporary files, excluded paths, symlinks and special files yield nothing, except that
-  // a non-regular file renamed over an included name is kRemoved (the name no longer holds a
-  // file to back up). A read failure other than EAGAIN/EINTR is a kRescan.
+  // Our temporary files and excluded paths yield nothing. A symlink or special file created or
+  // renamed to an included name is kRemoved (the name no longer holds a file to back up) with
+  // the reason it is skipped in `detail`. A read failure other than EAGAIN/EINTR is a kRescan.
   std::vector<FsEvent> ReadEvents();
 
   // Number of folders currently watched (the root included).
@@ -88,11 +90,13 @@ class InotifyWatcher {
   InotifyWatcher(UniqueFd fd, std::filesystem::path root, const Filter& filter);
 
   // Dispatches one kernel event.
-  void Handle(int wd, std::uint32_t mask, std::string_view name, std::vector<FsEvent>& out);
+  void Handle(int wd, std::uint32_t mask, std::uint32_t cookie, std::string_view name,
+              std::vector<FsEvent>& out);
   // Handles an event about the watched folder itself (no name).
   void HandleSelf(int wd, std::uint32_t mask, std::vector<FsEvent>& out);
   // Handles an event about the folder entry `rel`.
-  void HandleDir(std::uint32_t mask, const std::string& rel, std::vector<FsEvent>& out);
+  void HandleDir(std::uint32_t mask, std::uint32_t cookie, const std::string& rel,
+                 std::vector<FsEvent>& out);
   // Handles an event about a non-folder entry `rel`.
   void HandleFile(std::uint32_t mask, const std::string& rel, std::vector<FsEvent>& out);
   // Watches folder `rel`; returns the watch descriptor or -1 with errno set.
@@ -106,6 +110,9 @@ class InotifyWatcher {
   void ReportUnwatched(const std::string& rel, int err, Walk& walk);
   // Drops the watches of folder `rel` and of every folder below it.
   void DropTree(const std::string& rel);
+  // Re-labels the watches of folder `from` and everything below it as `to` (a rename within
+  // the tree keeps its watches: the kernel follows the inodes).
+  void RenameTree(const std::string& from, const std::string& to);
   // Drops every watch (the root is gone).
   void LoseRoot(std::string why, std::vector<FsEvent>& out);
   // Re-walks the whole tree after events were lost, re-adding missing watches and dropping the
@@ -121,6 +128,9 @@ class InotifyWatcher {
   bool root_lost_ = false;
   std::optional<std::size_t> watch_budget_;
   std::vector<FsEvent> pending_;  // found by Open, returned by the first ReadEvents
+  // Folders moved away during the current ReadEvents, by cookie, until their IN_MOVED_TO
+  // pairs them with their new name; those left unpaired moved out of the tree.
+  std::map<std::uint32_t, std::string> moved_from_;
 };
 
 }  // namespace cfgsync

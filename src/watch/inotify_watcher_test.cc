@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -217,6 +218,22 @@ TEST_F(InotifyWatcherTest, FolderRenameMovesItsWatches) {
   EXPECT_EQ(watcher_->WatchedDirs(), 3u);
 }
 
+TEST_F(InotifyWatcherTest, FolderRenamePairedByCookieNeedsNoNewWatch) {
+  fs::create_directories(root_ / "d/sub/deeper");
+  WriteFile(root_ / "d/sub/deeper/y.yaml");
+  OpenWatcher();
+  ASSERT_EQ(watcher_->WatchedDirs(), 4u);
+  watcher_->LimitWatchesForTest(0);  // any watch dropped and re-added would now fail
+  fs::rename(root_ / "d", root_ / "e");
+  Events got = Settle();
+  for (const auto& e : got) EXPECT_NE(e.kind, FsEvent::Kind::kRescan) << e.detail;
+  EXPECT_TRUE(Has(got, Changed("e/sub/deeper/y.yaml")));
+  EXPECT_TRUE(watcher_->Complete());
+  EXPECT_EQ(watcher_->WatchedDirs(), 4u);
+  WriteFile(root_ / "e/sub/deeper/z.yaml");
+  EXPECT_EQ(Settle(), (Events{Changed("e/sub/deeper/z.yaml")}));
+}
+
 TEST_F(InotifyWatcherTest, FolderDeleteIsRemovedAndDropsWatches) {
   fs::create_directories(root_ / "d/sub");
   fs::create_directories(root_ / "d-e");
@@ -280,16 +297,26 @@ TEST_F(InotifyWatcherTest, ExcludedPathsProduceNothing) {
   EXPECT_EQ(watcher_->WatchedDirs(), 1u);
 }
 
-TEST_F(InotifyWatcherTest, SymlinksProduceNothingButReplacingAFileIsRemoved) {
+TEST_F(InotifyWatcherTest, SymlinksAreNotFollowedAndEachNamesWhyItIsSkipped) {
   WriteFile(root_ / "a.yaml");
   OpenWatcher();
   fs::create_symlink(outside_, root_ / "linkdir");
   fs::create_symlink(root_ / "a.yaml", root_ / "link.yaml");
   WriteFile(outside_ / "via-link.yaml");
-  EXPECT_EQ(Settle(), Events{});
+  const std::string why = "symlink (not followed)";
+  EXPECT_EQ(Settle(), (Events{FsEvent{FsEvent::Kind::kRemoved, "linkdir", why},
+                              FsEvent{FsEvent::Kind::kRemoved, "link.yaml", why}}));
   EXPECT_EQ(watcher_->WatchedDirs(), 1u);
   fs::rename(root_ / "link.yaml", root_ / "a.yaml");
-  EXPECT_EQ(Settle(), (Events{Removed("link.yaml"), Removed("a.yaml")}));
+  EXPECT_EQ(Settle(),
+            (Events{Removed("link.yaml"), FsEvent{FsEvent::Kind::kRemoved, "a.yaml", why}}));
+}
+
+TEST_F(InotifyWatcherTest, FifoCreatedIsSkippedAsNotARegularFile) {
+  OpenWatcher();
+  ASSERT_EQ(::mkfifo((root_ / "pipe.yaml").c_str(), 0644), 0);
+  EXPECT_EQ(Settle(),
+            (Events{FsEvent{FsEvent::Kind::kRemoved, "pipe.yaml", "not a regular file"}}));
 }
 
 TEST_F(InotifyWatcherTest, QueueOverflowIsRescanAndWatchesAreRepaired) {

@@ -8,10 +8,12 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/fs.h"
@@ -83,6 +85,12 @@ struct Sidecar::Impl {
   std::optional<MonoTime> watcher_retry_at;
   int failures_in_a_row = 0;
   std::string guard_reason;
+  /* The guard is tripped while some removal it held back is still wanted: such paths leave
+   * this set when they are deleted after all, or uploaded again because the files came back. */
+  std::set<std::string> held_back;
+  bool reconcile_held_back = false;
+
+  void UpdateGuard();
 
   Status Setup();
   void StartWorkers();
@@ -190,6 +198,7 @@ void Sidecar::Impl::OnFsEvents(MonoTime now) {
         coalescer.Touch(e.rel, ChangeKind::kChanged, now);
         break;
       case FsEvent::Kind::kRemoved:
+        if (!e.detail.empty()) pusher.WarnSkipped(e.rel, e.detail);
         coalescer.Touch(e.rel, ChangeKind::kRemoved, now);
         break;
       case FsEvent::Kind::kRescan:
@@ -231,7 +240,7 @@ void Sidecar::Impl::NoteRemote(const Result<PushStats>& outcome, MonoTime now) {
       state.remote_up = false;
       state.remote_down_since_ms = MonoMs(now);
     }
-  } else if (outcome && failures_in_a_row > 0) {
+  } else if (outcome && outcome->reached_remote && failures_in_a_row > 0) {
     auto down = (MonoMs(now) - state.remote_down_since_ms.load()) / 1000.0;
     spdlog::info("remote is back after {:.1f}s; pushing {} pending changes", down,
                  coalescer.Pending());
@@ -252,6 +261,8 @@ void Sidecar::Impl::OnPushResult(const JobResult& r, MonoTime now) {
       state.last_push_unix = std::chrono::system_clock::to_time_t(clock.Wall());
       state.ObservePush(std::chrono::duration<double>(now - r.job.submitted).count());
     }
+    held_back.erase(rel);  // put back: its held-back removal is moot
+    UpdateGuard();
     coalescer.Done(rel, true, now);
     return;
   }
@@ -264,7 +275,7 @@ void Sidecar::Impl::OnPushResult(const JobResult& r, MonoTime now) {
       coalescer.Done(rel, false, now + opts.debounce);
       return;
     case ErrorKind::kInvalidArgument:  // turned into a symlink or special file
-      spdlog::warn("skipped {}: {}", rel, r.outcome.error().message);
+      pusher.WarnSkipped(rel, r.outcome.error().message);
       coalescer.Done(rel, true, now);
       return;
     default:
@@ -282,7 +293,7 @@ void Sidecar::Impl::OnRemoveResult(const JobResult& r, MonoTime now) {
       spdlog::error("deletion guard: {}; the backup is left untouched", r.outcome->guard_reason);
     }
     guard_reason = r.outcome->guard_reason;
-    state.guard_tripped = true;
+    held_back.insert(r.job.rels.begin(), r.job.rels.end());
   } else if (!r.outcome) {
     ++state.delete_errors;
   } else {
@@ -290,10 +301,26 @@ void Sidecar::Impl::OnRemoveResult(const JobResult& r, MonoTime now) {
       spdlog::info(WithFields("deleted", {{"paths", r.job.rels}, {"objects", r.outcome->deleted}}));
     }
     state.deletes += r.outcome->deleted;
-    guard_reason.clear();
-    state.guard_tripped = false;
+    for (const auto& rel : r.job.rels) held_back.erase(rel);
   }
-  for (const auto& rel : r.job.rels) coalescer.Done(rel, ok, retry);
+  UpdateGuard();
+  bool held = r.outcome && r.outcome->blocked_deletes > 0 && !stopping;
+  for (const auto& rel : r.job.rels) {
+    if (held) {
+      coalescer.HoldBack(rel, retry);
+    } else {
+      coalescer.Done(rel, ok, retry);
+    }
+  }
+}
+
+void Sidecar::Impl::UpdateGuard() {
+  bool tripped = !held_back.empty() || reconcile_held_back;
+  if (state.guard_tripped && !tripped) {
+    spdlog::info("deletion guard cleared: no deletion is held back any more");
+    guard_reason.clear();
+  }
+  state.guard_tripped = tripped;
 }
 
 void Sidecar::Impl::OnReconcileResult(const JobResult& r, MonoTime now) {
@@ -308,7 +335,9 @@ void Sidecar::Impl::OnReconcileResult(const JobResult& r, MonoTime now) {
   spdlog::info("reconcile: {}", SummaryLine(s));
   ++state.reconciles;
   state.reconciled = true;
-  state.guard_tripped = s.blocked_deletes > 0;
+  reconcile_held_back = s.blocked_deletes > 0;
+  if (!reconcile_held_back) held_back.clear();  // the whole tree was compared: nothing waits
+  UpdateGuard();
   state.uploads += s.uploaded;
   state.uploaded_bytes += static_cast<std::int64_t>(s.bytes);
   state.deletes += s.deleted;
@@ -348,6 +377,10 @@ void Sidecar::Impl::OnResults(MonoTime now) {
 // Changed paths become one job each; removed paths go as one batch so that the deletion guard
 // sees a mass deletion (a volume emptied) as a whole.
 void Sidecar::Impl::Dispatch(std::vector<DueChange> due) {
+  if (std::any_of(due.begin(), due.end(),
+                  [](const DueChange& d) { return d.kind == ChangeKind::kRemoved; })) {
+    for (auto& d : coalescer.TakeRemovals()) due.push_back(std::move(d));
+  }
   Job removals{Job::Kind::kRemove, {}};
   for (auto& d : due) {
     if (d.kind == ChangeKind::kRemoved) {

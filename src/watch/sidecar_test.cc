@@ -1,0 +1,107 @@
+#include "watch/sidecar.h"
+
+#include <gtest/gtest.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "remote/mem_remote.h"
+#include "support/test_server.h"
+#include "sync/push.h"
+
+namespace cfgsync {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+void WriteFile(const fs::path& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+}
+
+// Polls `cond` for up to `limit`; true as soon as it holds.
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit = 10s) {
+  for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(5ms)) {
+    if (cond()) return true;
+  }
+  return cond();
+}
+
+// A sidecar on a temporary folder, backed by an in-memory remote that can be cut off, run on
+// its own thread and stopped through a pipe standing in for the signalfd.
+class SidecarTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir_);
+    WriteFile(dir_ / "a.ini", "a1");
+    WriteFile(dir_ / "b.ini", "b1");
+    fault_.SetHook([this](RemoteOp, std::string_view) -> std::optional<Error> {
+      if (down_) return Error{ErrorKind::kNetwork, "connection refused"};
+      return std::nullopt;
+    });
+    ASSERT_EQ(::pipe(stop_), 0);
+    SidecarOptions o;
+    o.dir = dir_;
+    o.debounce = Millis(50);
+    o.max_delay = Millis(1000);
+    o.transfers = 2;
+    sidecar_ = std::make_unique<Sidecar>(pusher_, filter_, o, state_);
+    thread_ = std::thread([this] { exit_code_ = sidecar_->Run(stop_[0]); });
+    ASSERT_TRUE(WaitFor([&] { return state_.reconciled.load(); }));
+  }
+
+  void TearDown() override {
+    down_ = false;
+    signalfd_siginfo info{};
+    info.ssi_signo = SIGTERM;
+    ASSERT_EQ(::write(stop_[1], &info, sizeof info), static_cast<ssize_t>(sizeof info));
+    thread_.join();
+    ::close(stop_[0]);
+    ::close(stop_[1]);
+  }
+
+  testing::TempDir tmp_{"cfgsync-sidecar"};
+  fs::path dir_ = tmp_.path() / "config";
+  MemRemote mem_;
+  FaultRemote fault_{mem_};
+  std::atomic<bool> down_{false};
+  Filter filter_ = *Filter::Build(FilterOptions{});
+  Pusher pusher_{fault_, filter_, PushOptions{.dir = dir_, .guard = {}}, RealClock::Get()};
+  SidecarState state_;
+  std::unique_ptr<Sidecar> sidecar_;
+  std::thread thread_;
+  int stop_[2] = {-1, -1};
+  int exit_code_ = -1;
+};
+
+TEST_F(SidecarTest, ChangesDuringAnOutageArriveWhenTheRemoteReturns) {
+  down_ = true;
+  WriteFile(dir_ / "a.ini", "a2");
+  ASSERT_TRUE(WaitFor([&] { return !state_.remote_up.load(); }));
+  down_ = false;
+  EXPECT_TRUE(WaitFor([&] { return mem_.Content("a.ini") == "a2"; }));
+  EXPECT_TRUE(WaitFor([&] { return state_.remote_up.load(); }));
+}
+
+TEST_F(SidecarTest, AJobThatNeverReachedTheRemoteDoesNotEndTheOutage) {
+  down_ = true;
+  WriteFile(dir_ / "a.ini", "a2");
+  ASSERT_TRUE(WaitFor([&] { return !state_.remote_up.load(); }));
+  /* A short-lived file is pushed as a removal of a key the backup never had: it succeeds
+   * without any request, which proves nothing about the remote. */
+  WriteFile(dir_ / "short-lived.ini", "x");
+  fs::remove(dir_ / "short-lived.ini");
+  EXPECT_FALSE(WaitFor([&] { return state_.remote_up.load(); }, 1500ms))
+      << "an answer from the index was taken for the remote's return";
+  EXPECT_NE(state_.remote_down_since_ms.load(), 0);
+}
+
+}  // namespace
+}  // namespace cfgsync
