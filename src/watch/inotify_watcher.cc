@@ -245,8 +245,8 @@ std::vector<FsEvent> InotifyWatcher::ReadEvents() {
   return out;
 }
 
-void InotifyWatcher::Handle(int wd, std::uint32_t mask, std::uint32_t cookie,
-                            std::string_view name, std::vector<FsEvent>& out) {
+void InotifyWatcher::Handle(int wd, std::uint32_t mask, std::uint32_t cookie, std::string_view name,
+                            std::vector<FsEvent>& out) {
   if (root_lost_) return;
   if (mask & IN_Q_OVERFLOW) {
     out.push_back(
