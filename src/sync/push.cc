@@ -109,25 +109,29 @@ Status Pusher::ApplyPlan(const PushPlan& plan, PushStats& stats) {
 }
 
 Result<PushPlan> Pusher::Plan() {
-  auto listing = remote_.List("");
-  if (!listing) return std::unexpected(listing.error());
-  RemoteIndex fresh = IndexFromListing(*listing);
+  RemoteIndex fresh;
   {
-    std::lock_guard lock(mu_);
-    for (auto& [key, entry] : fresh) {
-      auto old = index_.find(key);
-      if (!entry.meta && old != index_.end() && old->second.etag == entry.etag &&
-          old->second.size == entry.size) {
-        entry.meta = old->second.meta;  // what we stored ourselves is still there
-      }
-    }
-    index_ = fresh;
-  }
+    auto listing = remote_.List("");
+    if (!listing) return std::unexpected(listing.error());
+    fresh = IndexFromListing(std::move(*listing));
+  }  // the listing is freed before the tree is scanned
   auto tree = ScanTree(opts_.dir, filter_, [this](const std::string& rel, std::string_view why) {
     WarnSkipped(rel, why);
   });
   if (!tree) return std::unexpected(tree.error());
-  return PlanPush(*tree, fresh, filter_, opts_.guard,
+  /* Planned against the index itself, under its lock, rather than against a copy: a copy would
+   * cost as much memory again as the whole index (100,000 files: tens of MB). Pushes wait for
+   * the planning, which reads a file only when its size matches and its mtime does not. */
+  std::lock_guard lock(mu_);
+  for (auto& [key, entry] : fresh) {
+    auto old = index_.find(key);
+    if (!entry.meta && old != index_.end() && old->second.etag == entry.etag &&
+        old->second.size == entry.size) {
+      entry.meta = std::move(old->second.meta);  // what we stored ourselves is still there
+    }
+  }
+  index_ = std::move(fresh);
+  return PlanPush(*tree, index_, filter_, opts_.guard,
                   [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); });
 }
 

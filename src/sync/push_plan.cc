@@ -35,10 +35,12 @@ Verdict Compare(const LocalFile& f, const RemoteEntry& r, const Md5Of& md5_of) {
 
 }  // namespace
 
-RemoteIndex IndexFromListing(const std::vector<ObjectInfo>& listing) {
+RemoteIndex IndexFromListing(std::vector<ObjectInfo> listing) {
   RemoteIndex index;
-  for (const auto& o : listing)
-    index.emplace(o.key, RemoteEntry{o.size, o.etag, o.modified, o.meta});
+  for (auto& o : listing) {
+    index.emplace(std::move(o.key),
+                  RemoteEntry{o.size, std::move(o.etag), o.modified, std::move(o.meta)});
+  }
   return index;
 }
 

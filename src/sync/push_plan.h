@@ -26,8 +26,9 @@ struct RemoteEntry {
 };
 using RemoteIndex = std::map<std::string, RemoteEntry, std::less<>>;
 
-// Builds the index from a listing.
-RemoteIndex IndexFromListing(const std::vector<ObjectInfo>& listing);
+// Builds the index from a listing (taken by value: pass it with std::move to avoid holding
+// both at once).
+RemoteIndex IndexFromListing(std::vector<ObjectInfo> listing);
 
 // --max-delete: a pass that would delete more than this deletes nothing.
 struct DeleteGuard {
