@@ -281,10 +281,7 @@ Result<ObjectInfo> S3Remote::Get(std::string_view key, const std::filesystem::pa
     ObjectInfo info = InfoFromHeaders(std::string(key), *resp);
     info.size = resp->sink_bytes;
     const auto& want = info.meta->md5_hex;
-    if (!want || *want == resp->sink_md5_hex) {
-      if (::fsync(fd.get()) != 0) return std::unexpected(ErrnoError("fsync", dest).With(what));
-      return info;
-    }
+    if (!want || *want == resp->sink_md5_hex) return info;  // durability is the caller's call
     if (attempt + 1 >= std::max(1, cfg_.max_attempts)) {
       return Fail(ErrorKind::kCorrupt, what + ": content MD5 " + resp->sink_md5_hex +
                                            " does not match the stored " + *want);
