@@ -35,7 +35,10 @@ CLI::Option* AddListFlag(CLI::App& app, const std::string& name, std::vector<std
                          const std::string& help) {
   const std::string env = EnvNameFor(name);
   if (const char* v = std::getenv(env.c_str())) values = SplitPatternList(v);
+  /* One pattern per --name: without allow_extra_args(false), CLI11 would read "[ab]" (an
+   * rclone character class) as a list and keep "ab". */
   return app.add_option("--" + name, values, help + " (" + env + ": comma-separated)")
+      ->allow_extra_args(false)
       ->capture_default_str();
 }
 

@@ -82,6 +82,19 @@ log "  $(head -1 "$CMD_OUT")"
 passed
 
 # ---------------------------------------------------------------------------------------------
+scenario "exclude lists: character classes on the command line, comma lists in CFGSYNC_EXCLUDE"
+cd "$WORK"
+mkdir -p excl/config
+for f in a b c x.ini y.xml z.yaml; do printf '%s' "$f" >"excl/config/$f"; done
+assert_exit 0 cfg sync --dir excl/config --remote ./excl/flags --exclude '[ab]' --exclude '*.{ini,xml}'
+assert_eq "$(cd excl/flags && ls)" "$(printf '%s\n' c z.yaml)" "kept by --exclude '[ab]' '*.{ini,xml}'"
+CFGSYNC_EXCLUDE='[ab], *.{ini,xml}' assert_exit 0 cfg sync --dir excl/config --remote ./excl/env
+assert_eq "$(cd excl/env && ls)" "$(printf '%s\n' c z.yaml)" "kept by CFGSYNC_EXCLUDE"
+CFGSYNC_EXCLUDE='c' assert_exit 0 cfg sync --dir excl/config --remote ./excl/both --exclude 'z.*'
+assert_eq "$(cd excl/both && ls)" "$(printf '%s\n' a b c x.ini y.xml)" "--exclude replaces CFGSYNC_EXCLUDE"
+passed
+
+# ---------------------------------------------------------------------------------------------
 scenario "sync to a local remote, then ls"
 cd "$WORK"
 mkdir -p local/config/sub
