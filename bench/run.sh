@@ -666,6 +666,7 @@ if ((!QUICK)) && [[ -z ${BENCH_PHASES:-} ]]; then  # only a complete full run is
     echo "Regenerate on a quiet machine: the figures move with the load."
     echo
     cat "$WORK/table.md"
+    [[ ! -f $REPO/bench/missed-targets.md ]] || cat "$REPO/bench/missed-targets.md"
   } >"$REPO/docs/BENCHMARKS.md"
   log "wrote docs/BENCHMARKS.md"
 fi
