@@ -12,7 +12,7 @@
 #     the backup stays untouched, the deletion guard says so (log, /readyz, metric), a restore
 #     brings everything back and the sidecar becomes ready again.
 #
-#   CFGSYNC=/opt/cfgsync-frozen/cfgsync bash tests/e2e/drill_test.sh
+#   CFGSYNC=build/release/cfgsync bash tests/e2e/drill_test.sh
 #
 # Runs as root (files are given to uid/gid 1000 and the apps' writes are made as that user).
 # DRILL_ONLY=REGEX picks variants (main|burst|emptied|outage-moto|outage-s3rver), E2E_KEEP=1
