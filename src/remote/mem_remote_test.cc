@@ -9,21 +9,16 @@
 #include <vector>
 
 #include "core/hash.h"
+#include "support/files.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ReadFile;
 
 std::string Md5Hex(const std::string& s) { return HexEncode(Md5(s)); }
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 FileMeta SampleMeta() {
   FileMeta meta;

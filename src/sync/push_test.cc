@@ -13,19 +13,14 @@
 
 #include "core/hash.h"
 #include "remote/mem_remote.h"
+#include "support/files.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
 namespace {
 
 namespace fs = std::filesystem;
-
-void WriteFile(const fs::path& path, const std::string& content) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  ASSERT_TRUE(out.good()) << path;
-}
+using testing::WriteFile;
 
 void SetMtime(const fs::path& path, FileTime t) {
   struct timespec ts[2] = {{0, UTIME_OMIT}, {t.sec, static_cast<long>(t.nsec)}};

@@ -16,26 +16,15 @@
 
 #include "core/fs.h"
 #include "remote/mem_remote.h"
+#include "support/files.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
 namespace {
 
 namespace fs = std::filesystem;
-
-void WriteFile(const fs::path& path, const std::string& content) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  ASSERT_TRUE(out.good()) << path;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::ReadFile;
+using testing::WriteFile;
 
 struct stat LStat(const fs::path& path) {
   struct stat st {};

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "remote/mem_remote.h"
+#include "support/files.h"
 #include "support/test_server.h"
 #include "sync/push.h"
 
@@ -19,11 +20,8 @@ namespace cfgsync {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::WriteFile;
 using namespace std::chrono_literals;
-
-void WriteFile(const fs::path& path, const std::string& content) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
-}
 
 // Polls `cond` for up to `limit`; true as soon as it holds.
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit = 10s) {

@@ -18,6 +18,7 @@
 
 #include "remote/remote.h"
 #include "s3/s3_remote.h"
+#include "support/files.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
@@ -26,11 +27,13 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::CommandResult;
+using testing::ReadFile;
 using testing::RunCommand;
 using testing::ServerKind;
 using testing::ShellQuote;
 using testing::TempDir;
 using testing::TestServer;
+using testing::WriteFile;
 
 constexpr char kBucket[] = "cfgsync-crosscheck";
 
@@ -89,18 +92,6 @@ std::string ModeText(std::uint32_t mode) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "%o", mode);
   return buf;
-}
-
-void WriteFile(const fs::path& path, std::string_view content) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  ASSERT_TRUE(out.good()) << "writing " << path;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // Writes `sample` under `dir` with its mode, owner and mtime (nanoseconds included).

@@ -25,15 +25,18 @@
 #include "remote/local_remote.h"
 #include "remote/remote.h"
 #include "s3/s3_remote.h"
+#include "support/files.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ReadFile;
 using testing::ServerKind;
 using testing::TempDir;
 using testing::TestServer;
+using testing::WriteFile;
 
 enum class Backend { kLocal, kMoto, kS3rver };
 
@@ -78,17 +81,6 @@ template <class T>
            << "expected " << KindName(kind) << ", got " << ErrorText(result);
   }
   return ::testing::AssertionSuccess();
-}
-
-void WriteFile(const fs::path& path, std::string_view content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  ASSERT_TRUE(out.good()) << "writing " << path;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 std::string Md5HexOfFile(const fs::path& path) {

@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "support/files.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
@@ -39,11 +40,13 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::CommandResult;
+using testing::ReadFile;
 using testing::RunCommand;
 using testing::ServerKind;
 using testing::ShellQuote;
 using testing::TempDir;
 using testing::TestServer;
+using testing::WriteFile;
 
 constexpr char kBucket[] = "cfgsync-restore";
 constexpr char kMissingBucket[] = "cfgsync-restore-never-created";
@@ -52,19 +55,6 @@ constexpr char kTempPrefix[] = ".cfgsync-tmp-";
 std::string Describe(const CommandResult& r) {
   return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" +
          r.err;
-}
-
-void WriteFile(const fs::path& path, std::string_view content) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  out.close();
-  ASSERT_TRUE(out.good()) << "writing " << path;
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 void SetMtime(const fs::path& path, std::int64_t sec, long nsec) {
