@@ -157,11 +157,7 @@ Result<std::uint64_t> Download(Run& run, const ObjectInfo& obj, const std::strin
 }
 
 void Execute(Run& run, const std::vector<ObjectInfo>& listing, const RestorePlan& plan) {
-  std::vector<const RestoreStep*> work;
-  for (const auto& s : plan.steps) {
-    if (s.action == RestoreAction::kDownload || s.action == RestoreAction::kMakeDir)
-      work.push_back(&s);
-  }
+  std::vector<const RestoreStep*> work = WorkOrder(plan);
   ParallelFor(work.size(), run.opts.transfers, [&](std::size_t i) {
     if (run.abort) return;
     const RestoreStep& s = *work[i];

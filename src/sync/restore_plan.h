@@ -54,6 +54,11 @@ using Md5Of = std::function<std::optional<std::string>(const LocalFile&)>;
 RestorePlan PlanRestore(const std::vector<ObjectInfo>& remote, const LocalTree& local,
                         const Filter& filter, ConflictPolicy policy, const Md5Of& md5_of);
 
+// The steps that write (kDownload, kMakeDir), in the order to start them: round-robin over
+// their parent folders (the first step of each folder, then the second of each, ...), in key
+// order within a folder. Pointers into `plan`, which must outlive the result.
+std::vector<const RestoreStep*> WorkOrder(const RestorePlan& plan);
+
 // Lower-case name of an action ("download", "skip-identical", ...), for --dry-run output.
 std::string_view ActionName(RestoreAction action);
 

@@ -364,6 +364,47 @@ TEST_F(PlanRestoreTest, MixedListingKeepsListingOrderAndIndexes) {
   EXPECT_EQ(plan.excluded, 1);
 }
 
+RestorePlan PlanOf(std::vector<std::pair<RestoreAction, std::string>> steps) {
+  RestorePlan plan;
+  for (std::size_t i = 0; i < steps.size(); ++i)
+    plan.steps.push_back({steps[i].first, i, steps[i].second, ""});
+  return plan;
+}
+
+std::vector<std::string> Rels(const std::vector<const RestoreStep*>& order) {
+  std::vector<std::string> out;
+  for (const auto* s : order) out.push_back(s->rel);
+  return out;
+}
+
+TEST(WorkOrderTest, DealsStepsOutFolderByFolderInKeyOrderWithinEach) {
+  auto D = RestoreAction::kDownload;
+  RestorePlan plan = PlanOf({{D, "a/1"},
+                             {D, "a/2"},
+                             {D, "a/3"},
+                             {D, "b/1"},
+                             {D, "root1"},
+                             {D, "b/c/1"},
+                             {D, "b/2"},
+                             {D, "root2"}});
+  EXPECT_EQ(Rels(WorkOrder(plan)), (std::vector<std::string>{"a/1", "b/1", "root1", "b/c/1", "a/2",
+                                                             "b/2", "root2", "a/3"}));
+}
+
+TEST(WorkOrderTest, KeepsOnlyStepsThatWriteAndEachExactlyOnce) {
+  RestorePlan plan = PlanOf({{RestoreAction::kSkipIdentical, "a/x"},
+                             {RestoreAction::kMakeDir, "a/empty"},
+                             {RestoreAction::kDownload, "a/y"},
+                             {RestoreAction::kReject, "../z"},
+                             {RestoreAction::kKeepLocal, "b/k"},
+                             {RestoreAction::kNeedStat, "b/s"},
+                             {RestoreAction::kDownload, "b/d"}});
+  auto order = WorkOrder(plan);
+  EXPECT_EQ(Rels(order), (std::vector<std::string>{"a/empty", "b/d", "a/y"}));
+  for (const auto* s : order) EXPECT_EQ(s, &plan.steps[s->index]);
+  EXPECT_TRUE(WorkOrder(RestorePlan{}).empty());
+}
+
 TEST(ParseConflictPolicyTest, KnownValues) {
   EXPECT_EQ(ParseConflictPolicy("newer"), ConflictPolicy::kNewer);
   EXPECT_EQ(ParseConflictPolicy("remote"), ConflictPolicy::kRemote);
