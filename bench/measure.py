@@ -559,9 +559,10 @@ def cmd_report(args):
                  "—", fmt(rc_, ".2f", " s"), f"rclone {fmt(rr, '.2f', ' s')}; curl {fmt(rcu, '.2f', ' s')}",
                  "info"))
     q1, q2 = num("restore_ratio_curl"), num("restore_ratio_rclone")
-    rows.append(("restore time ratio cfgsync / curl (median of per-round ratios)", "≤ 1.15",
+    n_rr = r.get("restore_rounds", "?")
+    rows.append((f"restore time ratio cfgsync / curl (median of {n_rr} per-round ratios)", "≤ 1.15",
                  fmt(q1, ".3f", "×"), "—", verdict(q1, lambda v: v <= 1.15)))
-    rows.append(("restore time ratio cfgsync / rclone (median of per-round ratios)", "< 1",
+    rows.append((f"restore time ratio cfgsync / rclone (median of {n_rr} per-round ratios)", "< 1",
                  fmt(q2, ".3f", "×"), f"{fmt(None if q2 in (None, 0) else 1 / q2, '.2f', '×')} (rclone / cfgsync)",
                  verdict(q2, lambda v: v < 1)))
     hwm = mib("rss_cfgsync_hwm")

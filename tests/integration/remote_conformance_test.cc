@@ -291,6 +291,20 @@ TEST_P(RemoteConformanceTest, ListPaginatesBeyond1000Keys) {
   for (const auto& object : *many) {
     ASSERT_EQ(object.size, 4u) << object.key;
   }
+
+  // Pages: together exactly List's keys, in key order; S3 servers return at most 1,000 a page.
+  std::vector<std::string> paged;
+  std::vector<std::size_t> sizes;
+  auto ok = remote_->ListPages("many/", [&](std::vector<ObjectInfo> page) -> Status {
+    sizes.push_back(page.size());
+    for (auto& o : page) paged.push_back(o.key);
+    return {};
+  });
+  ASSERT_TRUE(ok) << ErrorText(ok);
+  EXPECT_EQ(paged, keys);
+  if (GetParam() != Backend::kLocal) {
+    EXPECT_EQ(sizes, (std::vector<std::size_t>{1000, keys.size() - 1000}));
+  }
 }
 
 TEST_P(RemoteConformanceTest, MetadataRoundTripsThroughStatAndGet) {
