@@ -391,6 +391,21 @@ TEST(WorkOrderTest, DealsStepsOutFolderByFolderInKeyOrderWithinEach) {
                                                              "b/2", "root2", "a/3"}));
 }
 
+TEST(WorkOrderTest, OneBigFolderAmongManySmallOnesKeepsEveryStepOnce) {
+  std::vector<std::pair<RestoreAction, std::string>> steps;
+  for (int i = 0; i < 20000; ++i)
+    steps.emplace_back(RestoreAction::kDownload, "big/" + std::to_string(i));
+  for (int i = 0; i < 20000; ++i)
+    steps.emplace_back(RestoreAction::kDownload, "small" + std::to_string(i) + "/f");
+  RestorePlan plan = PlanOf(steps);
+  auto order = WorkOrder(plan);
+  ASSERT_EQ(order.size(), plan.steps.size());
+  EXPECT_EQ(order[0]->rel, "big/0");
+  EXPECT_EQ(order[1]->rel, "small0/f");
+  EXPECT_EQ(order[20001]->rel, "big/1");  // second round: only the big folder is left
+  EXPECT_EQ(order.back()->rel, "big/19999");
+}
+
 TEST(WorkOrderTest, KeepsOnlyStepsThatWriteAndEachExactlyOnce) {
   RestorePlan plan = PlanOf({{RestoreAction::kSkipIdentical, "a/x"},
                              {RestoreAction::kMakeDir, "a/empty"},
