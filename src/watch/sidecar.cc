@@ -84,6 +84,7 @@ struct Sidecar::Impl {
   std::optional<MonoTime> reconcile_at;
   std::optional<MonoTime> watcher_retry_at;
   int failures_in_a_row = 0;
+  MonoTime remote_back_at{};  // when the remote last came back after an outage
   std::string guard_reason;
   /* The guard is tripped while some removal it held back is still wanted: such paths leave
    * this set when they are deleted after all, or uploaded again because the files came back. */
@@ -102,7 +103,7 @@ struct Sidecar::Impl {
   void OnPushResult(const JobResult& r, MonoTime now);
   void OnRemoveResult(const JobResult& r, MonoTime now);
   void OnReconcileResult(const JobResult& r, MonoTime now);
-  void NoteRemote(const Result<PushStats>& outcome, MonoTime now);
+  void NoteRemote(const JobResult& r, MonoTime now);
   MonoTime Backoff(MonoTime now) const;
   void Dispatch(std::vector<DueChange> due);
   void DispatchDue(MonoTime now);
@@ -228,11 +229,16 @@ MonoTime Sidecar::Impl::Backoff(MonoTime now) const {
   return now + Millis(ms);
 }
 
-// One log line per outage: when the remote first fails, and when it works again.
-void Sidecar::Impl::NoteRemote(const Result<PushStats>& outcome, MonoTime now) {
+/* One log line per outage: when the remote first fails, and when it works again. Workers run
+ * side by side, so a job sent while the remote was down can report its failure after another
+ * job has seen it come back; that late answer is about the past, not a new outage (were the
+ * remote down again, the next job sent after the recovery would say so). */
+void Sidecar::Impl::NoteRemote(const JobResult& r, MonoTime now) {
+  const Result<PushStats>& outcome = r.outcome;
   bool failed = !outcome && outcome.error().kind != ErrorKind::kChanged &&
                 outcome.error().kind != ErrorKind::kNotFound &&
                 outcome.error().kind != ErrorKind::kIo;
+  if (failed && r.job.submitted < remote_back_at) return;
   if (failed) {
     if (failures_in_a_row++ == 0) {
       spdlog::error("remote unavailable: {}; changes are kept and retried",
@@ -245,6 +251,7 @@ void Sidecar::Impl::NoteRemote(const Result<PushStats>& outcome, MonoTime now) {
     spdlog::info("remote is back after {:.1f}s; pushing {} pending changes", down,
                  coalescer.Pending());
     failures_in_a_row = 0;
+    remote_back_at = now;
     reconcile_at = now;  // the remote may have lost objects (a server restored from nothing)
     state.remote_up = true;
     state.remote_down_since_ms = 0;
@@ -359,7 +366,7 @@ void Sidecar::Impl::OnResults(MonoTime now) {
   }
   for (const auto& r : batch) {
     --jobs_in_flight;
-    NoteRemote(r.outcome, now);
+    NoteRemote(r, now);
     switch (r.job.kind) {
       case Job::Kind::kPush:
         OnPushResult(r, now);

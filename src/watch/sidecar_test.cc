@@ -40,7 +40,12 @@ class SidecarTest : public ::testing::Test {
     fs::create_directories(dir_);
     WriteFile(dir_ / "a.ini", "a1");
     WriteFile(dir_ / "b.ini", "b1");
-    fault_.SetHook([this](RemoteOp, std::string_view) -> std::optional<Error> {
+    fault_.SetHook([this](RemoteOp, std::string_view key) -> std::optional<Error> {
+      if (key == "slow.ini" && hold_slow_) {
+        slow_sent_ = true;
+        while (hold_slow_) std::this_thread::sleep_for(5ms);
+        return Error{ErrorKind::kNetwork, "connection refused (sent during the outage)"};
+      }
       if (down_) return Error{ErrorKind::kNetwork, "connection refused"};
       return std::nullopt;
     });
@@ -57,6 +62,7 @@ class SidecarTest : public ::testing::Test {
 
   void TearDown() override {
     down_ = false;
+    hold_slow_ = false;
     signalfd_siginfo info{};
     info.ssi_signo = SIGTERM;
     ASSERT_EQ(::write(stop_[1], &info, sizeof info), static_cast<ssize_t>(sizeof info));
@@ -70,6 +76,8 @@ class SidecarTest : public ::testing::Test {
   MemRemote mem_;
   FaultRemote fault_{mem_};
   std::atomic<bool> down_{false};
+  std::atomic<bool> hold_slow_{false};  // a put of slow.ini hangs, then fails
+  std::atomic<bool> slow_sent_{false};
   Filter filter_ = *Filter::Build(FilterOptions{});
   Pusher pusher_{fault_, filter_, PushOptions{.dir = dir_, .guard = {}}, RealClock::Get()};
   SidecarState state_;
@@ -99,6 +107,23 @@ TEST_F(SidecarTest, AJobThatNeverReachedTheRemoteDoesNotEndTheOutage) {
   EXPECT_FALSE(WaitFor([&] { return state_.remote_up.load(); }, 1500ms))
       << "an answer from the index was taken for the remote's return";
   EXPECT_NE(state_.remote_down_since_ms.load(), 0);
+}
+
+TEST_F(SidecarTest, AFailureSentBeforeTheRemoteCameBackIsNotANewOutage) {
+  down_ = true;
+  WriteFile(dir_ / "a.ini", "a2");
+  ASSERT_TRUE(WaitFor([&] { return !state_.remote_up.load(); }));
+  hold_slow_ = true;
+  WriteFile(dir_ / "slow.ini", "s");
+  ASSERT_TRUE(WaitFor([&] { return slow_sent_.load(); }));
+  down_ = false;
+  ASSERT_TRUE(WaitFor([&] { return mem_.Content("a.ini") == "a2"; }));
+  ASSERT_TRUE(WaitFor([&] { return state_.remote_up.load(); }));
+  hold_slow_ = false;  // its answer, a failure, arrives after the recovery
+  EXPECT_FALSE(WaitFor([&] { return !state_.remote_up.load(); }, 1000ms))
+      << "a failure from before the recovery started a new outage";
+  EXPECT_EQ(state_.remote_down_since_ms.load(), 0);
+  EXPECT_TRUE(WaitFor([&] { return mem_.Content("slow.ini") == "s"; }));
 }
 
 }  // namespace
