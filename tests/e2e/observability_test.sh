@@ -527,15 +527,24 @@ sc_guard_hold_and_clear() {
   passed
 }
 
+# guard_tree: f01.ini … f20.ini in the scenario's folder; GUARD_VICTIMS holds the names of the
+# first 15, the share whose removal trips the default guard (more than 50 % of over 10 objects).
+guard_tree() {
+  local i
+  GUARD_VICTIMS=()
+  for i in $(seq -w 1 20); do printf 'v%s' "$i" >"$SC_DIR/f$i.ini"; done
+  for i in $(seq -w 1 15); do GUARD_VICTIMS+=("f$i.ini"); done
+}
+
 # The guard trips on 15 removed files (not a folder), and the files are then put back: the
 # held-back deletions have nothing left to delete, so the guard must clear as it does for the
 # folder (at the next recheck).
 sc_guard_files_restored() {
   scenario "deletion guard tripped by removed files clears once they are put back"
   setup guardfiles
-  local i files=()
-  for i in 01 02 03 04 05 06 07 08 09 10 11 12 13 14 15 16 17 18 19 20; do printf 'v%s' "$i" >"$SC_DIR/f$i.ini"; done
-  for i in 01 02 03 04 05 06 07 08 09 10 11 12 13 14 15; do files+=("f$i.ini"); done
+  local i files
+  guard_tree
+  files=("${GUARD_VICTIMS[@]}")
   forbid f01.ini
   watch_start
   wait_ready 200 '^ok$'
@@ -575,9 +584,9 @@ sc_guard_files_restored() {
 sc_guard_mass_rm() {
   scenario "deletion guard: 15 of 20 files removed one by one while watching are held back"
   setup massrm
-  local i files=()
-  for i in 01 02 03 04 05 06 07 08 09 10 11 12 13 14 15 16 17 18 19 20; do printf 'v%s' "$i" >"$SC_DIR/f$i.ini"; done
-  for i in 01 02 03 04 05 06 07 08 09 10 11 12 13 14 15; do files+=("$SC_DIR/f$i.ini"); done
+  local files
+  guard_tree
+  files=("${GUARD_VICTIMS[@]/#/$SC_DIR/}")
   forbid f01.ini
   # A long debounce: even on a loaded machine the 15 removals take far less.
   local SC_DEBOUNCE=2s
