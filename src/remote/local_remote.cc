@@ -85,7 +85,7 @@ class LocalRemote final : public Remote {
     if (!info) return std::unexpected(info.error().With(ctx));
     auto src = OpenForRead(DataPath(key));
     if (!src) return std::unexpected(src.error().With(ctx));
-    auto md5 = CopyFile(src->get(), dest, 0600);
+    auto md5 = CopyFile(src->get(), dest, 0600, false);  // durability is the caller's call
     if (!md5) return std::unexpected(md5.error().With(ctx));
     if (*md5 != info->etag)
       return Fail(ErrorKind::kCorrupt, ctx + ": content changed while reading");
@@ -175,8 +175,9 @@ class LocalRemote final : public Remote {
     return s;
   }
 
-  // Copies `src_fd` into a new file `dest` with `mode`, fsynced; returns the content MD5.
-  static Result<std::string> CopyFile(int src_fd, const fs::path& dest, mode_t mode) {
+  // Copies `src_fd` into a new file `dest` with `mode` (fsynced when `sync`); returns the
+  // content MD5.
+  static Result<std::string> CopyFile(int src_fd, const fs::path& dest, mode_t mode, bool sync) {
     UniqueFd out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
     if (!out) return std::unexpected(ErrnoError("create", dest));
     Hasher md5(Hasher::Algo::kMd5);
@@ -190,7 +191,7 @@ class LocalRemote final : public Remote {
       md5.Update(chunk);
       if (auto ok = WriteAll(out.get(), chunk); !ok) return std::unexpected(ok.error());
     }
-    if (::fsync(out.get()) != 0) return std::unexpected(ErrnoError("fsync", dest));
+    if (sync && ::fsync(out.get()) != 0) return std::unexpected(ErrnoError("fsync", dest));
     return HexEncode(md5.Final());
   }
 
@@ -202,7 +203,7 @@ class LocalRemote final : public Remote {
     fs::path data = DataPath(key);
     if (auto ok = MakeDirs(data.parent_path()); !ok) return std::unexpected(ok.error());
     fs::path tmp = TempPathFor(data);
-    auto md5 = CopyFile(in->get(), tmp, 0600);
+    auto md5 = CopyFile(in->get(), tmp, 0600, true);
     auto after = VersionOf(in->get());
     if (!md5 || !after || *after != *before) {
       ::unlink(tmp.c_str());

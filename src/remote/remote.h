@@ -63,7 +63,8 @@ class Remote {
   virtual Result<ObjectInfo> Stat(std::string_view key) = 0;
 
   // Streams the object's content into `dest` (created or truncated; the caller chooses a temporary
-  // name and renames it). Content is verified against the stored MD5 when one is known.
+  // name and renames it). Content is verified against the stored MD5 when one is known. `dest`
+  // is not fsynced: making it durable is the caller's call.
   // Missing object: kNotFound, and `dest` is left empty or absent. On any error `dest` may hold
   // partial content: never pass a real file name.
   virtual Result<ObjectInfo> Get(std::string_view key, const std::filesystem::path& dest) = 0;

@@ -19,6 +19,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/parallel.h"
+#include "sync/group_commit.h"
 #include "sync/listing_feed.h"
 #include "sync/safe_dir.h"
 
@@ -81,6 +82,10 @@ struct Run {
       if (!dirty_dirs.insert(d).second || d.empty()) break;
     }
   }
+
+  // Set where one syncfs covers the files (SyncfsCoversFiles). Last, so it is destroyed first:
+  // its thread calls back into the members above.
+  std::unique_ptr<GroupCommit> group;
 };
 
 // Fsyncs every folder a rename or mkdir touched; returns the first failure.
@@ -121,39 +126,76 @@ FileMeta TargetMeta(Run& run, const ObjectInfo& stored) {
   return m;
 }
 
-// Downloads one object to a temporary file beside its target, applies its attributes and
-// renames it into place. Returns the bytes written.
-Result<std::uint64_t> Download(Run& run, const ObjectInfo& obj, const std::string& rel) {
+// Counts the outcome of one step and logs it; a failure that dooms the whole run stops it.
+void Record(Run& run, const std::string& rel, const Result<std::uint64_t>& r, bool folder) {
+  std::lock_guard lock(run.mu);
+  if (r) {
+    ++(folder ? run.stats.folders : run.stats.restored);
+    run.stats.bytes += *r;
+    spdlog::debug(WithFields("restored", {{"path", rel}, {"bytes", *r}}));
+  } else if (r.error().kind == ErrorKind::kInvalidArgument) {
+    ++run.stats.rejected;
+    spdlog::warn(WithFields("rejected", {{"path", rel}, {"error", r.error().message}}));
+  } else {
+    ++run.stats.failed;
+    spdlog::error(WithFields("restore failed", {{"path", rel}, {"error", r.error().message}}));
+    ErrorKind k = r.error().kind;
+    if (k == ErrorKind::kAuth || k == ErrorKind::kNoSuchBucket || k == ErrorKind::kConfig) {
+      run.abort = true;
+      if (!run.fatal) run.fatal = r.error();
+    }
+  }
+}
+
+// Renames a temporary file made durable (`durable` ok) into place, or removes it, and records
+// the outcome.
+void Place(Run& run, const PendingFile& f, const Status& durable) {
+  int dir = f.dir->get();
+  Status ok = durable;
+  if (ok && ::renameat(dir, f.tmp.c_str(), dir, f.name.c_str()) != 0) {
+    ok = Fail(ErrorKind::kIo, "rename into " + f.rel + ": " + std::strerror(errno));
+  }
+  if (!ok) {
+    ::unlinkat(dir, f.tmp.c_str(), 0);
+    Record(run, f.rel, std::unexpected(ok.error()), false);
+    return;
+  }
+  run.MarkDirty(SplitParent(f.rel).first);
+  Record(run, f.rel, f.bytes, false);
+}
+
+// Downloads one object to a temporary file beside its target and applies its attributes. The
+// file is then made durable and renamed into place: by the run's group commit, or here with an
+// fsync of its own where syncfs would not cover it.
+void Download(Run& run, const ObjectInfo& obj, const std::string& rel) {
   auto [parent_rel, name] = SplitParent(rel);
   auto parent = OpenDirBeneath(run.root_fd, parent_rel, true, run.dir_owner);
-  if (!parent) return std::unexpected(parent.error());
-  if (auto ok = CheckReplaceable(parent->get(), name, rel); !ok) return std::unexpected(ok.error());
-  std::string tmp = TempPathFor(name).filename().string();
-  auto cleanup = [&] { ::unlinkat(parent->get(), tmp.c_str(), 0); };
-  auto got = run.remote.Get(obj.key, PathViaFd(parent->get(), tmp));
-  if (!got) {
-    cleanup();
-    return std::unexpected(got.error());
+  if (!parent) return Record(run, rel, std::unexpected(parent.error()), false);
+  if (auto ok = CheckReplaceable(parent->get(), name, rel); !ok) {
+    return Record(run, rel, std::unexpected(ok.error()), false);
   }
+  PendingFile f{std::make_shared<const UniqueFd>(std::move(*parent)),
+                TempPathFor(name).filename().string(), name, rel, 0};
+  int dir = f.dir->get();
+  auto got = run.remote.Get(obj.key, PathViaFd(dir, f.tmp));
+  if (!got) {
+    ::unlinkat(dir, f.tmp.c_str(), 0);
+    return Record(run, rel, std::unexpected(got.error()), false);
+  }
+  f.bytes = got->size;
   ObjectInfo merged = *got;
   if (!merged.meta || (!merged.meta->mtime && obj.meta)) merged.meta = obj.meta;
   if (merged.modified == WallTime{}) merged.modified = obj.modified;
   FileMeta meta = TargetMeta(run, merged);
-  UniqueFd fd(::openat(parent->get(), tmp.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  Status ok = fd ? Status{} : Fail(ErrorKind::kIo, "open " + tmp + ": " + std::strerror(errno));
+  UniqueFd fd(::openat(dir, f.tmp.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  Status ok = fd ? Status{} : Fail(ErrorKind::kIo, "open " + f.tmp + ": " + std::strerror(errno));
   bool chown = run.opts.chown.has_value() || run.can_chown;
   if (ok) ok = ApplyMeta(fd.get(), meta, chown, rel);
-  if (ok && ::fsync(fd.get()) != 0)
+  if (ok && run.group) return run.group->Submit(std::move(f));
+  if (ok && ::fsync(fd.get()) != 0) {
     ok = Fail(ErrorKind::kIo, "fsync " + rel + ": " + std::strerror(errno));
-  if (ok && ::renameat(parent->get(), tmp.c_str(), parent->get(), name.c_str()) != 0) {
-    ok = Fail(ErrorKind::kIo, "rename into " + rel + ": " + std::strerror(errno));
   }
-  if (!ok) {
-    cleanup();
-    return std::unexpected(ok.error());
-  }
-  run.MarkDirty(parent_rel);
-  return got->size;
+  Place(run, f, ok);
 }
 
 void Execute(Run& run, const std::vector<ObjectInfo>& listing, const RestorePlan& plan) {
@@ -161,32 +203,10 @@ void Execute(Run& run, const std::vector<ObjectInfo>& listing, const RestorePlan
   ParallelFor(work.size(), run.opts.transfers, [&](std::size_t i) {
     if (run.abort) return;
     const RestoreStep& s = *work[i];
-    const ObjectInfo& obj = listing[s.index];
-    Result<std::uint64_t> r = std::uint64_t{0};
-    if (s.action == RestoreAction::kMakeDir) {
-      auto d = OpenDirBeneath(run.root_fd, s.rel, true, run.dir_owner);
-      if (!d) r = std::unexpected(d.error());
-      if (d) run.MarkDirty(SplitParent(s.rel).first);
-    } else {
-      r = Download(run, obj, s.rel);
-    }
-    std::lock_guard lock(run.mu);
-    if (r) {
-      ++(s.action == RestoreAction::kMakeDir ? run.stats.folders : run.stats.restored);
-      run.stats.bytes += *r;
-      spdlog::debug(WithFields("restored", {{"path", s.rel}, {"bytes", *r}}));
-    } else if (r.error().kind == ErrorKind::kInvalidArgument) {
-      ++run.stats.rejected;
-      spdlog::warn(WithFields("rejected", {{"path", s.rel}, {"error", r.error().message}}));
-    } else {
-      ++run.stats.failed;
-      spdlog::error(WithFields("restore failed", {{"path", s.rel}, {"error", r.error().message}}));
-      ErrorKind k = r.error().kind;
-      if (k == ErrorKind::kAuth || k == ErrorKind::kNoSuchBucket || k == ErrorKind::kConfig) {
-        run.abort = true;
-        if (!run.fatal) run.fatal = r.error();
-      }
-    }
+    if (s.action != RestoreAction::kMakeDir) return Download(run, listing[s.index], s.rel);
+    auto d = OpenDirBeneath(run.root_fd, s.rel, true, run.dir_owner);
+    if (d) run.MarkDirty(SplitParent(s.rel).first);
+    Record(run, s.rel, d ? Result<std::uint64_t>(0) : std::unexpected(d.error()), true);
   });
 }
 
@@ -343,6 +363,14 @@ Result<Target> PrepareTarget(Remote& remote, const Filter& filter, const Restore
     run.dir_owner = DirOwner{st.st_uid, st.st_gid};  // new folders belong to whoever owns --dir
   }
   if (!opts.dry_run) run.stats.stale_temps_removed = RemoveStaleTemps(t.root.get(), t.tree);
+  if (!opts.dry_run && opts.flush != FlushMode::kEachFile &&
+      (opts.flush == FlushMode::kGroup || SyncfsCoversFiles(t.root.get()))) {
+    int fs_fd = t.root.get();
+    std::string what = "flush restored files (syncfs " + opts.dir.string() + ")";
+    run.group = std::make_unique<GroupCommit>(
+        [fs_fd, what] { return SyncFilesystem(fs_fd, what); },
+        [&run](const PendingFile& f, const Status& durable) { Place(run, f, durable); });
+  }
   if (run.stats.stale_temps_removed > 0) {
     spdlog::info("removed {} stale temporary files from an interrupted restore",
                  run.stats.stale_temps_removed);
@@ -384,6 +412,7 @@ Result<RestoreStats> RunRestore(Remote& remote, const Filter& filter, const Rest
   }
   if (!target) return RestoreStats{.first_deployment = true};
   Run& run = *target->run;
+  if (run.group) run.group->Drain();
   if (!opts.dry_run && !run.fatal) {
     if (auto ok = SyncDirtyDirs(run); !ok) return std::unexpected(ok.error());
   }

@@ -23,6 +23,13 @@ struct Owner {
 // Parses "UID:GID" (decimal); kConfig naming --chown otherwise.
 Result<Owner> ParseOwner(std::string_view text);
 
+// How restored files are made durable before their rename.
+enum class FlushMode {
+  kAuto,      // kGroup where one syncfs covers the files (SyncfsCoversFiles), else kEachFile
+  kGroup,     // one syncfs per group of finished files (GroupCommit)
+  kEachFile,  // an fsync per file
+};
+
 struct RestoreOptions {
   std::filesystem::path dir;
   ConflictPolicy policy = ConflictPolicy::kNewer;
@@ -30,6 +37,7 @@ struct RestoreOptions {
   bool allow_missing_bucket = false;
   std::optional<Owner> chown;  // --chown: every restored file and created folder gets this owner
   int transfers = 16;
+  FlushMode flush = FlushMode::kAuto;
   // The bucket as people should read it in the missing-bucket error, e.g.
   // "bucket \"backups\" (from SYNC_BUCKET)".
   std::string bucket_label;
@@ -52,7 +60,8 @@ struct RestoreStats {
 bool CanChown();
 
 // Restores `remote` into opts.dir. Nothing is ever written outside opts.dir, nor under a real
-// file name before it is complete (temporary file, fsync, attributes, rename, folder fsync).
+// file name before it is complete (temporary file, attributes, made durable by an fsync or a
+// group's syncfs, rename, folder fsync).
 // Stale temporary files from an interrupted run are removed first. Local files absent from the
 // backup are never deleted. Errors that stop the whole run (missing bucket, rejected
 // credentials, unreachable endpoint) are returned; per-file failures are counted in `failed`.

@@ -92,12 +92,15 @@ class PartialGetRemote final : public Remote {
   std::string fail_key_;
 };
 
-class RunRestoreTest : public ::testing::Test {
+// Every restore test runs with both ways of making files durable: a group's syncfs, and an
+// fsync per file (where syncfs would not cover them).
+class RunRestoreTest : public ::testing::TestWithParam<FlushMode> {
  protected:
   RestoreOptions Opts() const {
     RestoreOptions o;
     o.dir = dir_;
     o.transfers = 4;
+    o.flush = GetParam();
     o.bucket_label = "bucket \"backups\" (from SYNC_BUCKET)";
     return o;
   }
@@ -113,7 +116,7 @@ class RunRestoreTest : public ::testing::Test {
   Filter filter_ = *Filter::Build(FilterOptions{});
 };
 
-TEST_F(RunRestoreTest, RestoresContentModeAndNanosecondMtime) {
+TEST_P(RunRestoreTest, RestoresContentModeAndNanosecondMtime) {
   mem_.Seed("app.ini", "key=value\n", Meta(kStored, 0100640));
   mem_.Seed("sub/deep/b.yaml", "b: 1\n", Meta(FileTime{1600000000, 1}, 0100600));
   auto stats = Run();
@@ -139,7 +142,7 @@ TEST_F(RunRestoreTest, RestoresContentModeAndNanosecondMtime) {
   EXPECT_TRUE(TempFilesUnder(dir_).empty());
 }
 
-TEST_F(RunRestoreTest, ReadOnlyAndExecutableModesRestored) {
+TEST_P(RunRestoreTest, ReadOnlyAndExecutableModesRestored) {
   mem_.Seed("ro.ini", "r", Meta(kStored, 0100400));
   mem_.Seed("run.sh", "#!/bin/sh\n", Meta(kStored, 0100755));
   auto stats = Run();
@@ -149,7 +152,7 @@ TEST_F(RunRestoreTest, ReadOnlyAndExecutableModesRestored) {
   EXPECT_EQ(ReadFile(dir_ / "ro.ini"), "r");
 }
 
-TEST_F(RunRestoreTest, WithoutStoredAttributesUsesUmaskModeAndUploadTime) {
+TEST_P(RunRestoreTest, WithoutStoredAttributesUsesUmaskModeAndUploadTime) {
   mem_.Seed("plain.ini", "p");  // no mtime, no mode (e.g. uploaded by another tool)
   auto before = std::chrono::system_clock::now();
   auto stats = Run();
@@ -162,7 +165,7 @@ TEST_F(RunRestoreTest, WithoutStoredAttributesUsesUmaskModeAndUploadTime) {
   EXPECT_LT(std::chrono::abs(mtime - before), std::chrono::minutes(5));
 }
 
-TEST_F(RunRestoreTest, StoredOwnerAppliedOnlyWithChownCapability) {
+TEST_P(RunRestoreTest, StoredOwnerAppliedOnlyWithChownCapability) {
   mem_.Seed("owned.ini", "o", Meta(kStored, 0100640, 1234, 5678));
   auto stats = Run();
   ASSERT_TRUE(stats) << Text(stats);
@@ -176,7 +179,7 @@ TEST_F(RunRestoreTest, StoredOwnerAppliedOnlyWithChownCapability) {
   }
 }
 
-TEST_F(RunRestoreTest, ChownFlagForcesOwnerOfFilesAndNewFolders) {
+TEST_P(RunRestoreTest, ChownFlagForcesOwnerOfFilesAndNewFolders) {
   if (!CanChown()) GTEST_SKIP() << "needs CAP_CHOWN";
   mem_.Seed("a.ini", "a", Meta(kStored, 0100640, 1234, 5678));
   mem_.Seed("newdir/b.ini", "b", Meta(kStored, 0100640));
@@ -192,7 +195,7 @@ TEST_F(RunRestoreTest, ChownFlagForcesOwnerOfFilesAndNewFolders) {
   }
 }
 
-TEST_F(RunRestoreTest, NewFoldersBelongToTheOwnerOfDir) {
+TEST_P(RunRestoreTest, NewFoldersBelongToTheOwnerOfDir) {
   if (!CanChown()) GTEST_SKIP() << "needs CAP_CHOWN";
   fs::create_directories(dir_);
   ASSERT_EQ(::chown(dir_.c_str(), 2345, 3456), 0);
@@ -207,7 +210,7 @@ TEST_F(RunRestoreTest, NewFoldersBelongToTheOwnerOfDir) {
   EXPECT_EQ(LStat(dir_ / "made" / "by" / "restore.ini").st_uid, 1000u);  // the stored owner
 }
 
-TEST_F(RunRestoreTest, SetuidBitSurvivesTheChangeOfOwner) {
+TEST_P(RunRestoreTest, SetuidBitSurvivesTheChangeOfOwner) {
   if (!CanChown()) GTEST_SKIP() << "needs CAP_CHOWN";
   mem_.Seed("tool", "#!/bin/sh\n", Meta(kStored, 0104755, 1234, 1234));
   auto stats = Run();
@@ -218,7 +221,7 @@ TEST_F(RunRestoreTest, SetuidBitSurvivesTheChangeOfOwner) {
   EXPECT_EQ(st.st_mtim.tv_nsec, kStored.nsec);
 }
 
-TEST_F(RunRestoreTest, DryRunWritesNothing) {
+TEST_P(RunRestoreTest, DryRunWritesNothing) {
   mem_.Seed("a.ini", "a", Meta(kStored, 0100640));
   mem_.Seed("sub/b.ini", "b", Meta(kStored, 0100640));
   mem_.Seed("folder/", "");
@@ -232,7 +235,7 @@ TEST_F(RunRestoreTest, DryRunWritesNothing) {
   EXPECT_EQ(mem_.Calls(RemoteOp::kGet), 0);
 }
 
-TEST_F(RunRestoreTest, DryRunLeavesExistingFilesAndTempsAlone) {
+TEST_P(RunRestoreTest, DryRunLeavesExistingFilesAndTempsAlone) {
   WriteFile(dir_ / "a.ini", "local");
   SetMtime(dir_ / "a.ini", FileTime{1000000000, 0});  // older: a real run would download
   WriteFile(dir_ / ".cfgsync-tmp-a.ini.1234", "stale");
@@ -247,7 +250,7 @@ TEST_F(RunRestoreTest, DryRunLeavesExistingFilesAndTempsAlone) {
   EXPECT_EQ(mem_.Calls(RemoteOp::kGet), 0);
 }
 
-TEST_F(RunRestoreTest, EmptyBackupIsFirstDeployment) {
+TEST_P(RunRestoreTest, EmptyBackupIsFirstDeployment) {
   WriteFile(dir_ / "local.ini", "mine");
   auto stats = Run();
   ASSERT_TRUE(stats) << Text(stats);
@@ -256,7 +259,7 @@ TEST_F(RunRestoreTest, EmptyBackupIsFirstDeployment) {
   EXPECT_EQ(ReadFile(dir_ / "local.ini"), "mine");
 }
 
-TEST_F(RunRestoreTest, MissingBucketIsAnErrorNamingTheBucket) {
+TEST_P(RunRestoreTest, MissingBucketIsAnErrorNamingTheBucket) {
   mem_.SetBucketMissing(true);
   auto stats = Run();
   ASSERT_FALSE(stats);
@@ -266,7 +269,7 @@ TEST_F(RunRestoreTest, MissingBucketIsAnErrorNamingTheBucket) {
   EXPECT_FALSE(fs::exists(dir_));
 }
 
-TEST_F(RunRestoreTest, MissingBucketAllowedIsFirstDeployment) {
+TEST_P(RunRestoreTest, MissingBucketAllowedIsFirstDeployment) {
   mem_.SetBucketMissing(true);
   RestoreOptions opts = Opts();
   opts.allow_missing_bucket = true;
@@ -276,7 +279,7 @@ TEST_F(RunRestoreTest, MissingBucketAllowedIsFirstDeployment) {
   EXPECT_EQ(stats->restored, 0);
 }
 
-TEST_F(RunRestoreTest, StaleTempFilesRemoved) {
+TEST_P(RunRestoreTest, StaleTempFilesRemoved) {
   WriteFile(dir_ / ".cfgsync-tmp-app.ini.00112233", "half");
   WriteFile(dir_ / "sub" / ".cfgsync-tmp-b.ini.44556677", "half");
   WriteFile(dir_ / "sub" / "keep.ini", "keep");
@@ -289,7 +292,7 @@ TEST_F(RunRestoreTest, StaleTempFilesRemoved) {
   EXPECT_EQ(ReadFile(dir_ / "app.ini"), "full");
 }
 
-TEST_F(RunRestoreTest, SymlinkedFolderPointingOutsideIsNeverWrittenThrough) {
+TEST_P(RunRestoreTest, SymlinkedFolderPointingOutsideIsNeverWrittenThrough) {
   fs::path outside = tmp_.path() / "outside";
   fs::create_directories(outside);
   fs::create_directories(dir_);
@@ -306,7 +309,7 @@ TEST_F(RunRestoreTest, SymlinkedFolderPointingOutsideIsNeverWrittenThrough) {
   EXPECT_EQ(ReadFile(dir_ / "fine.ini"), "ok");
 }
 
-TEST_F(RunRestoreTest, ExistingSymlinkAtTargetIsRejected) {
+TEST_P(RunRestoreTest, ExistingSymlinkAtTargetIsRejected) {
   fs::path outside = tmp_.path() / "outside";
   WriteFile(outside / "victim.ini", "original");
   fs::create_directories(dir_);
@@ -323,7 +326,7 @@ TEST_F(RunRestoreTest, ExistingSymlinkAtTargetIsRejected) {
   EXPECT_TRUE(TempFilesUnder(dir_).empty());
 }
 
-TEST_F(RunRestoreTest, HostileKeysRejectedAndNothingWrittenOutside) {
+TEST_P(RunRestoreTest, HostileKeysRejectedAndNothingWrittenOutside) {
   mem_.Seed("../escape.ini", "evil");
   mem_.Seed("a/../../escape2.ini", "evil");
   mem_.Seed("/etc-escape.ini", "evil");
@@ -340,7 +343,7 @@ TEST_F(RunRestoreTest, HostileKeysRejectedAndNothingWrittenOutside) {
   EXPECT_EQ(mem_.Calls(RemoteOp::kGet), 1);
 }
 
-TEST_F(RunRestoreTest, FolderMarkersCreateFolders) {
+TEST_P(RunRestoreTest, FolderMarkersCreateFolders) {
   mem_.Seed("empty/", "");
   mem_.Seed("a/b/", "");
   mem_.Seed("bad/", "content");
@@ -353,7 +356,7 @@ TEST_F(RunRestoreTest, FolderMarkersCreateFolders) {
   EXPECT_FALSE(fs::exists(dir_ / "bad"));
 }
 
-TEST_F(RunRestoreTest, ExcludedKeysNotRestored) {
+TEST_P(RunRestoreTest, ExcludedKeysNotRestored) {
   mem_.Seed("x.log", "log");
   mem_.Seed("home.db-wal", "wal");
   mem_.Seed("conf.yaml", "c");
@@ -365,7 +368,7 @@ TEST_F(RunRestoreTest, ExcludedKeysNotRestored) {
   EXPECT_EQ(mem_.Calls(RemoteOp::kGet), 1);
 }
 
-TEST_F(RunRestoreTest, TransientFailureOfOneGetCountsAndOthersRestored) {
+TEST_P(RunRestoreTest, TransientFailureOfOneGetCountsAndOthersRestored) {
   mem_.Seed("a.ini", "a", Meta(kStored, 0100640));
   mem_.Seed("b.ini", "b", Meta(kStored, 0100640));
   mem_.Seed("c.ini", "c", Meta(kStored, 0100640));
@@ -384,7 +387,7 @@ TEST_F(RunRestoreTest, TransientFailureOfOneGetCountsAndOthersRestored) {
   EXPECT_TRUE(TempFilesUnder(dir_).empty());
 }
 
-TEST_F(RunRestoreTest, FailureMidTransferLeavesNoTempFileAndNoPartialFile) {
+TEST_P(RunRestoreTest, FailureMidTransferLeavesNoTempFileAndNoPartialFile) {
   mem_.Seed("a.ini", "a", Meta(kStored, 0100640));
   mem_.Seed("sub/b.ini", "bbbbbbbbbbbbbbbbbbbbbbbbb", Meta(kStored, 0100640));
   PartialGetRemote partial(mem_, "sub/b.ini");
@@ -396,7 +399,7 @@ TEST_F(RunRestoreTest, FailureMidTransferLeavesNoTempFileAndNoPartialFile) {
   EXPECT_EQ(TempFilesUnder(dir_), std::vector<std::string>{});
 }
 
-TEST_F(RunRestoreTest, FailedGetKeepsTheExistingLocalFile) {
+TEST_P(RunRestoreTest, FailedGetKeepsTheExistingLocalFile) {
   WriteFile(dir_ / "a.ini", "old local");
   SetMtime(dir_ / "a.ini", FileTime{1000000000, 0});
   mem_.Seed("a.ini", "new backup", Meta(kStored, 0100640));
@@ -407,7 +410,7 @@ TEST_F(RunRestoreTest, FailedGetKeepsTheExistingLocalFile) {
   EXPECT_EQ(ReadFile(dir_ / "a.ini"), "old local");
 }
 
-TEST_F(RunRestoreTest, AuthFailureOnGetAbortsTheRun) {
+TEST_P(RunRestoreTest, AuthFailureOnGetAbortsTheRun) {
   for (int i = 0; i < 6; ++i) mem_.Seed("f" + std::to_string(i) + ".ini", "x");
   FaultRemote fault(mem_);
   fault.SetHook([](RemoteOp op, std::string_view) -> std::optional<Error> {
@@ -420,7 +423,7 @@ TEST_F(RunRestoreTest, AuthFailureOnGetAbortsTheRun) {
   EXPECT_EQ(mem_.Calls(RemoteOp::kGet), 0);
 }
 
-TEST_F(RunRestoreTest, ListFailureIsReturned) {
+TEST_P(RunRestoreTest, ListFailureIsReturned) {
   mem_.Seed("a.ini", "a");
   FaultRemote fault(mem_);
   fault.SetHook([](RemoteOp op, std::string_view) -> std::optional<Error> {
@@ -432,7 +435,7 @@ TEST_F(RunRestoreTest, ListFailureIsReturned) {
   EXPECT_EQ(stats.error().kind, ErrorKind::kNetwork);
 }
 
-TEST_F(RunRestoreTest, ListingInPagesRestoresEverythingAcrossPages) {
+TEST_P(RunRestoreTest, ListingInPagesRestoresEverythingAcrossPages) {
   for (int i = 0; i < 25; ++i)
     mem_.Seed(fmt::format("d{}/f{:02}.ini", i % 3, i), "v" + std::to_string(i));
   mem_.SetPageSize(4);
@@ -446,7 +449,7 @@ TEST_F(RunRestoreTest, ListingInPagesRestoresEverythingAcrossPages) {
   EXPECT_TRUE(TempFilesUnder(dir_).empty());
 }
 
-TEST_F(RunRestoreTest, RootMarkerPagesAloneAreAFirstDeployment) {
+TEST_P(RunRestoreTest, RootMarkerPagesAloneAreAFirstDeployment) {
   mem_.Seed("", "");
   mem_.SetPageSize(1);
   auto stats = Run();
@@ -455,7 +458,7 @@ TEST_F(RunRestoreTest, RootMarkerPagesAloneAreAFirstDeployment) {
   EXPECT_FALSE(fs::exists(dir_));
 }
 
-TEST_F(RunRestoreTest, ListFailureOnALaterPageIsReturnedAfterCompleteFiles) {
+TEST_P(RunRestoreTest, ListFailureOnALaterPageIsReturnedAfterCompleteFiles) {
   for (int i = 0; i < 6; ++i) mem_.Seed(fmt::format("f{}.ini", i), "content");
   mem_.SetPageSize(2);
   FaultRemote fault(mem_);
@@ -471,7 +474,7 @@ TEST_F(RunRestoreTest, ListFailureOnALaterPageIsReturnedAfterCompleteFiles) {
   for (const auto& e : fs::directory_iterator(dir_)) EXPECT_EQ(ReadFile(e.path()), "content");
 }
 
-TEST_F(RunRestoreTest, MissingBucketAfterPagingStillNamesTheBucket) {
+TEST_P(RunRestoreTest, MissingBucketAfterPagingStillNamesTheBucket) {
   mem_.SetBucketMissing(true);
   mem_.SetPageSize(2);
   auto stats = Run();
@@ -480,7 +483,7 @@ TEST_F(RunRestoreTest, MissingBucketAfterPagingStillNamesTheBucket) {
   EXPECT_NE(stats.error().message.find("SYNC_BUCKET"), std::string::npos);
 }
 
-TEST_F(RunRestoreTest, LocalFilesAbsentFromBackupAreKept) {
+TEST_P(RunRestoreTest, LocalFilesAbsentFromBackupAreKept) {
   WriteFile(dir_ / "mine.ini", "mine");
   WriteFile(dir_ / "sub" / "mine2.ini", "mine2");
   mem_.Seed("a.ini", "a");
@@ -491,7 +494,7 @@ TEST_F(RunRestoreTest, LocalFilesAbsentFromBackupAreKept) {
   EXPECT_EQ(ReadFile(dir_ / "a.ini"), "a");
 }
 
-TEST_F(RunRestoreTest, IdenticalFilesAreNotDownloadedAgain) {
+TEST_P(RunRestoreTest, IdenticalFilesAreNotDownloadedAgain) {
   mem_.Seed("a.ini", "aaa", Meta(kStored, 0100640));
   mem_.Seed("sub/b.ini", "bbb", Meta(kStored, 0100600));
   auto first = Run();
@@ -506,7 +509,7 @@ TEST_F(RunRestoreTest, IdenticalFilesAreNotDownloadedAgain) {
   EXPECT_EQ(mem_.Calls(RemoteOp::kGet), gets);
 }
 
-TEST_F(RunRestoreTest, NewerPolicyKeepsNewerLocalFile) {
+TEST_P(RunRestoreTest, NewerPolicyKeepsNewerLocalFile) {
   mem_.Seed("a.ini", "backup content", Meta(FileTime{1600000000, 0}, 0100640));
   WriteFile(dir_ / "a.ini", "local edit");  // mtime now: newer
   auto stats = Run();
@@ -517,7 +520,7 @@ TEST_F(RunRestoreTest, NewerPolicyKeepsNewerLocalFile) {
   EXPECT_EQ(mem_.Calls(RemoteOp::kGet), 0);
 }
 
-TEST_F(RunRestoreTest, NewerPolicyTakesNewerBackup) {
+TEST_P(RunRestoreTest, NewerPolicyTakesNewerBackup) {
   mem_.Seed("a.ini", "backup content", Meta(kStored, 0100640));
   WriteFile(dir_ / "a.ini", "old local");
   SetMtime(dir_ / "a.ini", FileTime{1000000000, 0});
@@ -527,7 +530,7 @@ TEST_F(RunRestoreTest, NewerPolicyTakesNewerBackup) {
   EXPECT_EQ(ReadFile(dir_ / "a.ini"), "backup content");
 }
 
-TEST_F(RunRestoreTest, RemotePolicyOverwritesNewerLocalFile) {
+TEST_P(RunRestoreTest, RemotePolicyOverwritesNewerLocalFile) {
   mem_.Seed("a.ini", "backup content", Meta(FileTime{1600000000, 0}, 0100640));
   WriteFile(dir_ / "a.ini", "local edit");
   RestoreOptions opts = Opts();
@@ -541,7 +544,7 @@ TEST_F(RunRestoreTest, RemotePolicyOverwritesNewerLocalFile) {
   EXPECT_EQ(st.st_mode & 07777, 0640u);
 }
 
-TEST_F(RunRestoreTest, LocalPolicyKeepsOlderLocalFile) {
+TEST_P(RunRestoreTest, LocalPolicyKeepsOlderLocalFile) {
   mem_.Seed("a.ini", "backup content", Meta(kStored, 0100640));
   mem_.Seed("b.ini", "absent locally", Meta(kStored, 0100640));
   WriteFile(dir_ / "a.ini", "old local");
@@ -556,7 +559,7 @@ TEST_F(RunRestoreTest, LocalPolicyKeepsOlderLocalFile) {
   EXPECT_EQ(ReadFile(dir_ / "b.ini"), "absent locally");
 }
 
-TEST_F(RunRestoreTest, FileInTheWayOfAFolderIsRejectedOrFailsButNotReplaced) {
+TEST_P(RunRestoreTest, FileInTheWayOfAFolderIsRejectedOrFailsButNotReplaced) {
   WriteFile(dir_ / "blocker", "i am a file");
   mem_.Seed("blocker/x.ini", "x");
   auto stats = Run();
@@ -565,6 +568,12 @@ TEST_F(RunRestoreTest, FileInTheWayOfAFolderIsRejectedOrFailsButNotReplaced) {
   EXPECT_EQ(stats->rejected + stats->failed, 1);
   EXPECT_EQ(ReadFile(dir_ / "blocker"), "i am a file");
 }
+
+INSTANTIATE_TEST_SUITE_P(FlushModes, RunRestoreTest,
+                         ::testing::Values(FlushMode::kGroup, FlushMode::kEachFile),
+                         [](const ::testing::TestParamInfo<FlushMode>& p) {
+                           return p.param == FlushMode::kGroup ? "GroupSyncfs" : "FsyncEachFile";
+                         });
 
 TEST(ParseOwnerTest, UidColonGid) {
   auto o = ParseOwner("1000:2000");
