@@ -562,6 +562,9 @@ def cmd_report(args):
     n_rr = r.get("restore_rounds", "?")
     rows.append((f"restore time ratio cfgsync / curl (median of {n_rr} per-round ratios)", "≤ 1.15",
                  fmt(q1, ".3f", "×"), "—", verdict(q1, lambda v: v <= 1.15)))
+    rows.append((f"… the same, against curl's listing of the prefix + curl's GETs (median of {n_rr} rounds;"
+                 f" listing alone: {fmt(num('restore_list_s'), '.2f', ' s')})", "—",
+                 fmt(num("restore_ratio_curl_listed"), ".3f", "×"), "—", "info"))
     rows.append((f"restore time ratio cfgsync / rclone (median of {n_rr} per-round ratios)", "< 1",
                  fmt(q2, ".3f", "×"), f"{fmt(None if q2 in (None, 0) else 1 / q2, '.2f', '×')} (rclone / cfgsync)",
                  verdict(q2, lambda v: v < 1)))

@@ -6,9 +6,9 @@
 #
 # run in the same run against the same local S3 servers (s3rver 4 for times, moto_server for
 # request counts): change → durable latency, a burst of changes, HTTP requests per change,
-# restore time against `rclone copy` and against the server's own limit (parallel curl), peak RSS,
-# idle CPU, and a 100,000-file tree. Prints one markdown table; see bench/README.md for what each
-# figure means and how it is measured.
+# restore time against `rclone copy` and against the server's own limit (parallel curl, with and
+# without the listing a restore needs), peak RSS, idle CPU, and a 100,000-file tree. Prints one
+# markdown table; see bench/README.md for what each figure means and how it is measured.
 #
 #   bash bench/run.sh [--quick] [--binary PATH] [--out FILE]
 #
@@ -448,14 +448,21 @@ same_tree() {
   diff -rq "$1" "$2" >"$WORK/diff.out" 2>&1 || die "$3: the restored tree differs: $(head -n 3 "$WORK/diff.out")"
 }
 
-# settle: the work of whatever ran before (the previous tool's tree being deleted, the seeding
-# upload) is written out before the clock starts. cfgsync fsyncs each file, and on ext4 an fsync
-# commits the whole journal: without this, it would pay for the others' pending writes too.
+# settle: the work of whatever ran before (the previous tool's tree, the seeding upload) is
+# written out before the clock starts. cfgsync makes its files durable before renaming them, and
+# a flush would otherwise pay for the others' pending writes too.
 settle() { sync; }
 
+# Every run restores into a folder of its own, and the trees are deleted only after the last
+# round: right after `rm -rf` of 2,000 files, ext4 (without a journal, as on these VMs) skips the
+# recently freed inodes one by one on every file creation (`recently_deleted` in perf), which
+# slowed whichever tool ran next by up to a second. A pod restores into an empty volume.
+restore_dst() { echo "$WORK/restore-runs/$1-$2"; }
+
+# restore_TOOL ROUND: the restore's wall time in seconds.
 restore_cfgsync() {
-  local dst=$WORK/restore-cfgsync t0 t1
-  rm -rf "$dst"
+  local dst t0 t1
+  dst=$(restore_dst cfgsync "$1")
   mkdir -p "$dst"
   settle
   t0=$(now)
@@ -467,8 +474,8 @@ restore_cfgsync() {
 }
 
 restore_rclone() {
-  local dst=$WORK/restore-rclone t0 t1
-  rm -rf "$dst"
+  local dst t0 t1
+  dst=$(restore_dst rclone "$1")
   settle
   t0=$(now)
   "${RCLONE[@]}" copy --transfers 4 "s3:$BUCKET/restore" "$dst" >"$WORK/restore-rclone.log" 2>&1 ||
@@ -479,12 +486,13 @@ restore_rclone() {
 }
 
 restore_curl() {
-  local dst=$WORK/restore-curl t0 t1 rc=0 bad
-  rm -rf "$dst"
+  local dst t0 t1 rc=0 bad
+  dst=$(restore_dst curl "$1")
   mkdir -p "$dst"
+  sed "s#^output = \"$WORK/restore-curl/#output = \"$dst/#" "$WORK/curl.cfg" >"$WORK/curl-run.cfg"
   settle
   t0=$(now)
-  curl --parallel --parallel-max 16 --config "$WORK/curl.cfg" >"$WORK/curl.codes" 2>"$WORK/curl.err" || rc=$?
+  curl --parallel --parallel-max 16 --config "$WORK/curl-run.cfg" >"$WORK/curl.codes" 2>"$WORK/curl.err" || rc=$?
   t1=$(now)
   ((rc == 0)) || die "curl exited $rc: $(head -n 3 "$WORK/curl.err")"
   # Every transfer must be a 200 with a 2,048-byte body: an S3 error is a small XML body.
@@ -492,6 +500,36 @@ restore_curl() {
   ((bad == 0)) || die "curl: $bad responses were not '200 2048': $(grep -v '^200 2048$' "$WORK/curl.codes" | sort | uniq -c | head -3)"
   [[ $(wc -l <"$WORK/curl.codes") == "$N_BIG" ]] || die "curl: $(wc -l <"$WORK/curl.codes") transfers, expected $N_BIG"
   same_tree "$WORK/restore-src" "$dst" "curl"
+  elapsed "$t0" "$t1"
+}
+
+# list_curl: the wall time of listing the restore's prefix with curl, page after page
+# (ListObjectsV2, 1,000 keys a page), checking that it names all N_BIG keys. A restore has to
+# learn its keys; the curl run above is handed them.
+list_curl() {
+  local t0 t1 token="" query keys=0 page=0
+  local sha='x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+  settle
+  t0=$(now)
+  while :; do
+    # The canonical query of SigV4 is sorted and encoded: build it so, and curl signs it as sent.
+    query="list-type=2&prefix=restore%2F"
+    [[ -n $token ]] && query="continuation-token=$token&$query"
+    curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" -H "$sha" \
+      -u "$RCLONE_CONFIG_S3_ACCESS_KEY_ID:$RCLONE_CONFIG_S3_SECRET_ACCESS_KEY" \
+      "http://127.0.0.1:$S3RVER_PORT/$BUCKET?$query" -o "$WORK/list-page.xml" ||
+      die "curl: listing page $((page + 1)) failed"
+    keys=$((keys + $(grep -o '<Key>' "$WORK/list-page.xml" | wc -l)))
+    page=$((page + 1))
+    grep -q '<IsTruncated>true</IsTruncated>' "$WORK/list-page.xml" || break
+    token=$(sed -n 's#.*<NextContinuationToken>\([^<]*\)</NextContinuationToken>.*#\1#p' "$WORK/list-page.xml")
+    token=${token//+/%2B}
+    token=${token//\//%2F}
+    token=${token//=/%3D}
+    [[ -n $token ]] || die "curl: listing page $page is truncated but has no continuation token"
+  done
+  t1=$(now)
+  ((keys == N_BIG)) || die "curl: the listing named $keys keys, expected $N_BIG"
   elapsed "$t0" "$t1"
 }
 
@@ -518,7 +556,9 @@ bench_restore() {
     done
   } >"$WORK/curl.cfg"
   chmod 600 "$WORK/curl.cfg"
-  for ((r = 1; r <= RESTORE_ROUNDS; r++)); do
+  # Round 0 is a warm-up, not counted: the server's first listing and first GETs after the upload
+  # are slower (cold code paths), and would always land on the round's first tool.
+  for ((r = 0; r <= RESTORE_ROUNDS; r++)); do
     # The order rotates from round to round: no tool always runs first (or last) on a warm server.
     case $((r % 3)) in
       1) order="cfgsync rclone curl" ;;
@@ -526,15 +566,24 @@ bench_restore() {
       0) order="curl cfgsync rclone" ;;
     esac
     declare -A took=()
-    for tool in $order; do took[$tool]=$("restore_$tool"); done
-    for tool in cfgsync rclone curl; do echo "${took[$tool]}" >>"$WORK/restore-$tool.s"; done
+    for tool in $order; do took[$tool]=$("restore_$tool" "$r"); done
+    took[list]=$(list_curl)
+    if ((r == 0)); then
+      log "warm-up round ($order): cfgsync ${took[cfgsync]} s, rclone ${took[rclone]} s, curl ${took[curl]} s (not counted)"
+      continue
+    fi
+    for tool in cfgsync rclone curl list; do echo "${took[$tool]}" >>"$WORK/restore-$tool.s"; done
     awk -v c="${took[cfgsync]}" -v u="${took[curl]}" 'BEGIN { printf "%.4f\n", c / u }' >>"$WORK/restore-ratio-curl"
     awk -v c="${took[cfgsync]}" -v u="${took[rclone]}" 'BEGIN { printf "%.4f\n", c / u }' >>"$WORK/restore-ratio-rclone"
-    log "round $r ($order): cfgsync ${took[cfgsync]} s, rclone ${took[rclone]} s, curl ${took[curl]} s"
+    awk -v c="${took[cfgsync]}" -v u="${took[curl]}" -v l="${took[list]}" 'BEGIN { printf "%.4f\n", c / (u + l) }' \
+      >>"$WORK/restore-ratio-curl-listed"
+    log "round $r ($order): cfgsync ${took[cfgsync]} s, rclone ${took[rclone]} s, curl ${took[curl]} s, curl's listing ${took[list]} s"
   done
-  for t in cfgsync rclone curl; do put "restore_${t}_s" "$(stat_of median "$WORK/restore-$t.s")"; done
+  rm -rf "$WORK/restore-runs"
+  for t in cfgsync rclone curl list; do put "restore_${t}_s" "$(stat_of median "$WORK/restore-$t.s")"; done
   put restore_ratio_curl "$(stat_of median "$WORK/restore-ratio-curl")"
   put restore_ratio_rclone "$(stat_of median "$WORK/restore-ratio-rclone")"
+  put restore_ratio_curl_listed "$(stat_of median "$WORK/restore-ratio-curl-listed")"
 }
 
 # ---------------------------------------------------------------------------------------------
