@@ -568,6 +568,9 @@ def cmd_report(args):
     rows.append((f"restore time ratio cfgsync / rclone (median of {n_rr} per-round ratios)", "< 1",
                  fmt(q2, ".3f", "×"), f"{fmt(None if q2 in (None, 0) else 1 / q2, '.2f', '×')} (rclone / cfgsync)",
                  verdict(q2, lambda v: v < 1)))
+    r_hwm = mib("restore_cfgsync_hwm_kib")
+    rows.append((f"peak RSS of `cfgsync restore`, {int(n_big):,} × 2 KB", "< 16 MiB", fmt(r_hwm, ".1f", " MiB"),
+                 "—", verdict(r_hwm, lambda v: v < 16)))
     hwm = mib("rss_cfgsync_hwm")
     loop_total = mib("rss_loop_total")
     rows.append((f"peak RSS of the sidecar, {int(n_big):,} files", "< 8 MiB", fmt(hwm, ".1f", " MiB"),

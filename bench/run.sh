@@ -20,9 +20,9 @@
 #              machine it ran on (and --out if given).
 #   --binary   the cfgsync under test (default build/release/cfgsync).
 #
-# Installs what it needs when missing (apt: rclone inotify-tools curl procps nodejs npm, as root;
-# `npm ci` in tests/support for s3rver). moto_server must be on PATH (it comes with these machines'
-# Python). Knobs for development: BENCH_ROUNDS, BENCH_RESTORE_ROUNDS (5 in full mode),
+# Installs what it needs when missing (apt: rclone inotify-tools curl procps time nodejs npm, as
+# root; `npm ci` in tests/support for s3rver). moto_server must be on PATH (it comes with these
+# machines' Python). Knobs for development: BENCH_ROUNDS, BENCH_RESTORE_ROUNDS (5 in full mode),
 # BENCH_REWRITES, BENCH_LOOP_REWRITES, BENCH_IDLE (s), BENCH_HUGE (files in the big tree; 0 skips
 # it), BENCH_PHASES (a subset of "latency requests restore rss_idle huge"), BENCH_KEEP=1 keeps the
 # work directory.
@@ -82,6 +82,7 @@ install_deps() {
   command -v inotifywait >/dev/null || missing+=(inotify-tools)
   command -v curl >/dev/null || missing+=(curl)
   command -v ps >/dev/null || missing+=(procps)
+  [[ -x /usr/bin/time ]] || missing+=(time)
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
   if ((${#missing[@]})); then
@@ -579,6 +580,16 @@ bench_restore() {
       >>"$WORK/restore-ratio-curl-listed"
     log "round $r ($order): cfgsync ${took[cfgsync]} s, rclone ${took[rclone]} s, curl ${took[curl]} s, curl's listing ${took[list]} s"
   done
+  # The restore's peak RSS, in a run of its own (not timed). GNU time, not measure.py: Linux
+  # carries ru_maxrss across exec, so a child forked from Python would report Python's RSS.
+  local dst
+  dst=$(restore_dst cfgsync rss)
+  mkdir -p "$dst"
+  SYNC_BUCKET=$BUCKET SYNC_PATH=restore /usr/bin/time -f %M -o "$WORK/restore-rss" \
+    "$CFG" restore --dir "$dst" >"$WORK/restore-cfgsync.log" 2>&1 ||
+    die "cfgsync restore (peak RSS run) failed: $(tail -n 3 "$WORK/restore-cfgsync.log")"
+  same_tree "$WORK/restore-src" "$dst" "cfgsync restore (peak RSS run)"
+  put restore_cfgsync_hwm_kib "$(tail -n 1 "$WORK/restore-rss")"
   rm -rf "$WORK/restore-runs"
   for t in cfgsync rclone curl list; do put "restore_${t}_s" "$(stat_of median "$WORK/restore-$t.s")"; done
   put restore_ratio_curl "$(stat_of median "$WORK/restore-ratio-curl")"

@@ -83,6 +83,14 @@ struct Run {
     }
   }
 
+  // Whether the group commit covers a file in `dir_fd`: only on --dir's own filesystem
+  // (`root_dev`); a folder mounted inside --dir gets an fsync per file.
+  bool GroupCovers(int dir_fd) const {
+    struct stat st {};
+    return group && ::fstat(dir_fd, &st) == 0 && st.st_dev == root_dev;
+  }
+
+  dev_t root_dev = 0;
   // Set where one syncfs covers the files (SyncfsCoversFiles). Last, so it is destroyed first:
   // its thread calls back into the members above.
   std::unique_ptr<GroupCommit> group;
@@ -191,7 +199,7 @@ void Download(Run& run, const ObjectInfo& obj, const std::string& rel) {
   Status ok = fd ? Status{} : Fail(ErrorKind::kIo, "open " + f.tmp + ": " + std::strerror(errno));
   bool chown = run.opts.chown.has_value() || run.can_chown;
   if (ok) ok = ApplyMeta(fd.get(), meta, chown, rel);
-  if (ok && run.group) return run.group->Submit(std::move(f));
+  if (ok && run.GroupCovers(dir)) return run.group->Submit(std::move(f));
   if (ok && ::fsync(fd.get()) != 0) {
     ok = Fail(ErrorKind::kIo, "fsync " + rel + ": " + std::strerror(errno));
   }
@@ -366,6 +374,7 @@ Result<Target> PrepareTarget(Remote& remote, const Filter& filter, const Restore
   if (!opts.dry_run && opts.flush != FlushMode::kEachFile &&
       (opts.flush == FlushMode::kGroup || SyncfsCoversFiles(t.root.get()))) {
     int fs_fd = t.root.get();
+    if (struct stat st; ::fstat(fs_fd, &st) == 0) run.root_dev = st.st_dev;
     std::string what = "flush restored files (syncfs " + opts.dir.string() + ")";
     run.group = std::make_unique<GroupCommit>(
         [fs_fd, what] { return SyncFilesystem(fs_fd, what); },
