@@ -504,19 +504,22 @@ restore_curl() {
   elapsed "$t0" "$t1"
 }
 
+# curl 7.88 signs without sending the payload hash, which S3 servers require: the requests state
+# it (the SHA-256 of an empty body), and curl signs with it.
+CURL_PAYLOAD_HASH='x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+
 # list_curl: the wall time of listing the restore's prefix with curl, page after page
 # (ListObjectsV2, 1,000 keys a page), checking that it names all N_BIG keys. A restore has to
 # learn its keys; the curl run above is handed them.
 list_curl() {
   local t0 t1 token="" query keys=0 page=0
-  local sha='x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
   settle
   t0=$(now)
   while :; do
     # The canonical query of SigV4 is sorted and encoded: build it so, and curl signs it as sent.
     query="list-type=2&prefix=restore%2F"
     [[ -n $token ]] && query="continuation-token=$token&$query"
-    curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" -H "$sha" \
+    curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" -H "$CURL_PAYLOAD_HASH" \
       -u "$RCLONE_CONFIG_S3_ACCESS_KEY_ID:$RCLONE_CONFIG_S3_SECRET_ACCESS_KEY" \
       "http://127.0.0.1:$S3RVER_PORT/$BUCKET?$query" -o "$WORK/list-page.xml" ||
       die "curl: listing page $((page + 1)) failed"
@@ -546,9 +549,7 @@ bench_restore() {
     echo 'no-progress-meter'
     echo 'create-dirs'
     echo 'aws-sigv4 = "aws:amz:us-east-1:s3"'
-    # curl 7.88 signs without sending the payload hash, which S3 servers require: state it (the
-    # SHA-256 of an empty body), and curl signs with it.
-    echo 'header = "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"'
+    echo "header = \"$CURL_PAYLOAD_HASH\""
     echo "user = \"$RCLONE_CONFIG_S3_ACCESS_KEY_ID:$RCLONE_CONFIG_S3_SECRET_ACCESS_KEY\""
     printf '%s\n' 'write-out = "%{http_code} %{size_download}\n"'
     (cd "$WORK/restore-src" && find . -type f | sed 's#^\./##' | LC_ALL=C sort) | while IFS= read -r k; do

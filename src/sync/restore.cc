@@ -26,12 +26,6 @@
 namespace cfgsync {
 namespace {
 
-std::pair<std::string, std::string> SplitParent(const std::string& rel) {
-  auto slash = rel.rfind('/');
-  if (slash == std::string::npos) return {"", rel};
-  return {rel.substr(0, slash), rel.substr(slash + 1)};
-}
-
 mode_t DefaultFileMode() {
   mode_t mask = ::umask(0);
   ::umask(mask);
@@ -78,7 +72,7 @@ struct Run {
    * before it leaves each name either absent or complete, never partial. */
   void MarkDirty(const std::string& rel) {
     std::lock_guard lock(mu);
-    for (std::string d = rel;; d = SplitParent(d).first) {
+    for (std::string d = rel;; d = std::string(SplitParent(d).first)) {
       if (!dirty_dirs.insert(d).second || d.empty()) break;
     }
   }
@@ -168,7 +162,7 @@ void Place(Run& run, const PendingFile& f, const Status& durable) {
     Record(run, f.rel, std::unexpected(ok.error()), false);
     return;
   }
-  run.MarkDirty(SplitParent(f.rel).first);
+  run.MarkDirty(std::string(SplitParent(f.rel).first));
   Record(run, f.rel, f.bytes, false);
 }
 
@@ -176,7 +170,8 @@ void Place(Run& run, const PendingFile& f, const Status& durable) {
 // file is then made durable and renamed into place: by the run's group commit, or here with an
 // fsync of its own where syncfs would not cover it.
 void Download(Run& run, const ObjectInfo& obj, const std::string& rel) {
-  auto [parent_rel, name] = SplitParent(rel);
+  auto [parent_rel, name_view] = SplitParent(rel);
+  std::string name(name_view);
   auto parent = OpenDirBeneath(run.root_fd, parent_rel, true, run.dir_owner);
   if (!parent) return Record(run, rel, std::unexpected(parent.error()), false);
   if (auto ok = CheckReplaceable(parent->get(), name, rel); !ok) {
@@ -213,7 +208,7 @@ void Execute(Run& run, const std::vector<ObjectInfo>& listing, const RestorePlan
     const RestoreStep& s = *work[i];
     if (s.action != RestoreAction::kMakeDir) return Download(run, listing[s.index], s.rel);
     auto d = OpenDirBeneath(run.root_fd, s.rel, true, run.dir_owner);
-    if (d) run.MarkDirty(SplitParent(s.rel).first);
+    if (d) run.MarkDirty(std::string(SplitParent(s.rel).first));
     Record(run, s.rel, d ? Result<std::uint64_t>(0) : std::unexpected(d.error()), true);
   });
 }
@@ -365,16 +360,19 @@ Result<Target> PrepareTarget(Remote& remote, const Filter& filter, const Restore
   t.tree = std::move(*tree);
   t.run = std::make_unique<Run>(remote, opts, t.root.get(), CanChown());
   Run& run = *t.run;
+  struct stat root_st {};
+  bool root_known = t.root && ::fstat(t.root.get(), &root_st) == 0;
   if (opts.chown) {
     run.dir_owner = DirOwner{opts.chown->uid, opts.chown->gid};
-  } else if (struct stat st; run.can_chown && t.root && ::fstat(t.root.get(), &st) == 0) {
-    run.dir_owner = DirOwner{st.st_uid, st.st_gid};  // new folders belong to whoever owns --dir
+  } else if (run.can_chown && root_known) {
+    // New folders belong to whoever owns --dir.
+    run.dir_owner = DirOwner{root_st.st_uid, root_st.st_gid};
   }
   if (!opts.dry_run) run.stats.stale_temps_removed = RemoveStaleTemps(t.root.get(), t.tree);
-  if (!opts.dry_run && opts.flush != FlushMode::kEachFile &&
+  if (!opts.dry_run && root_known && opts.flush != FlushMode::kEachFile &&
       (opts.flush == FlushMode::kGroup || SyncfsCoversFiles(t.root.get()))) {
     int fs_fd = t.root.get();
-    if (struct stat st; ::fstat(fs_fd, &st) == 0) run.root_dev = st.st_dev;
+    run.root_dev = root_st.st_dev;
     std::string what = "flush restored files (syncfs " + opts.dir.string() + ")";
     run.group = std::make_unique<GroupCommit>(
         [fs_fd, what] { return SyncFilesystem(fs_fd, what); },

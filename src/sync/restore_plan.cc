@@ -109,6 +109,12 @@ RestorePlan PlanRestore(const std::vector<ObjectInfo>& remote, const LocalTree& 
   return plan;
 }
 
+std::pair<std::string_view, std::string_view> SplitParent(std::string_view rel) {
+  auto slash = rel.rfind('/');
+  if (slash == std::string_view::npos) return {"", rel};
+  return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
 /* Creating a file and renaming it into place both take the folder's lock exclusively, so
  * workers that all write into one folder queue behind each other while the network idles.
  * Keys arrive sorted, which puts every worker in the same folder at once; dealing the work out
@@ -120,10 +126,7 @@ std::vector<const RestoreStep*> WorkOrder(const RestorePlan& plan) {
   std::size_t total = 0;
   for (const auto& s : plan.steps) {
     if (s.action != RestoreAction::kDownload && s.action != RestoreAction::kMakeDir) continue;
-    std::string_view rel = s.rel;
-    auto slash = rel.rfind('/');
-    std::string_view folder = slash == std::string_view::npos ? "" : rel.substr(0, slash);
-    auto [it, added] = folder_index.try_emplace(folder, folders.size());
+    auto [it, added] = folder_index.try_emplace(SplitParent(s.rel).first, folders.size());
     if (added) folders.emplace_back();
     folders[it->second].push_back(&s);
     ++total;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "remote/remote.h"
@@ -53,6 +54,10 @@ using Md5Of = std::function<std::optional<std::string>(const LocalFile&)>;
 // for local files whose size matches.
 RestorePlan PlanRestore(const std::vector<ObjectInfo>& remote, const LocalTree& local,
                         const Filter& filter, ConflictPolicy policy, const Md5Of& md5_of);
+
+// The folder and the name of a path below the restored folder: "a/b/c.ini" → {"a/b", "c.ini"},
+// "c.ini" → {"", "c.ini"}. Views into `rel`.
+std::pair<std::string_view, std::string_view> SplitParent(std::string_view rel);
 
 // The steps that write (kDownload, kMakeDir), in the order to start them: round-robin over
 // their parent folders (the first step of each folder, then the second of each, ...), in key

@@ -444,5 +444,12 @@ TEST(ActionNameTest, StableNames) {
   EXPECT_EQ(ActionName(RestoreAction::kNeedStat), "need-stat");
 }
 
+TEST(SplitParentTest, FolderAndName) {
+  using P = std::pair<std::string_view, std::string_view>;
+  EXPECT_EQ(SplitParent("a/b/c.ini"), (P{"a/b", "c.ini"}));
+  EXPECT_EQ(SplitParent("c.ini"), (P{"", "c.ini"}));
+  EXPECT_EQ(SplitParent("a/"), (P{"a", ""}));
+}
+
 }  // namespace
 }  // namespace cfgsync
