@@ -69,16 +69,31 @@ struct RestoreFlags {
   std::string chown;
   bool allow_missing_bucket = false;
   bool dry_run = false;
+  std::string offline_after = "0s";  // `run` defaults to 30s
 };
-// Registers --on-conflict, --chown, --allow-missing-bucket and, when `dry_run`, --dry-run.
+// Registers --on-conflict, --chown, --allow-missing-bucket, --offline-after and, when
+// `dry_run`, --dry-run.
 void AddRestoreFlags(CLI::App& cmd, RestoreFlags& flags, bool dry_run);
+
+// The restore step's settings, checked.
+struct RestoreSetup {
+  RestoreOptions opts;
+  // While the remote is unreachable, keep trying; after this long, start from --dir if it
+  // holds the marker of this remote. 0: fail at once (exit 1), as a plain restore does.
+  Millis offline_after{0};
+};
 // Checks the restore flags; kConfig naming the flag at fault.
-Result<RestoreOptions> ParseRestoreFlags(const RestoreFlags& flags, const FolderFlags& folder,
-                                         int transfers);
+Result<RestoreSetup> ParseRestoreFlags(const RestoreFlags& flags, const FolderFlags& folder,
+                                       int transfers);
 // Restores into the folder and prints the summary line; records the figures in `state` when
-// given. Returns the exit code.
-int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter, RestoreOptions opts,
-              ProcessState* state = nullptr);
+// given. With setup.offline_after, an unreachable remote is retried until it answers, or until
+// offline_after has passed and --dir holds this remote's marker (then the local folder is used
+// as it is); SIGTERM on `signal_fd` (when >= 0) ends the wait. Returns the exit code.
+int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter,
+              const RestoreSetup& setup, ProcessState* state = nullptr, int signal_fd = -1);
+
+// What identifies the remote in the marker file: the endpoint and the bucket and prefix.
+std::string MarkerId(const RemoteSpec& spec);
 
 // Flags of the watch step (watch, run).
 struct WatchFlags {
@@ -89,9 +104,11 @@ struct WatchFlags {
   std::string max_delete = "50%";
   std::string http_addr = std::string(kDefaultHttpAddr);
   std::string ready_max_outage = "2m";
+  std::string readiness = "startup";
+  std::string shutdown_quiet = "2s";  // `run` defaults to 0s: the app has stopped already
 };
-// Registers --debounce, --max-delay, --interval, --shutdown-timeout, --max-delete, --http-addr
-// and --ready-max-outage.
+// Registers --debounce, --max-delay, --interval, --shutdown-timeout, --shutdown-quiet,
+// --max-delete, --http-addr, --readiness and --ready-max-outage.
 void AddWatchFlags(CLI::App& cmd, WatchFlags& flags);
 
 // The watch step's settings, checked.
@@ -100,12 +117,14 @@ struct WatchSetup {
   DeleteGuard guard;
   std::string http_addr;  // "" turns the HTTP server off
   Millis ready_max_outage{120'000};
+  ReadinessMode readiness = ReadinessMode::kStartup;
 };
 // Checks the watch flags; kConfig naming the flag at fault.
 Result<WatchSetup> ParseWatchFlags(const WatchFlags& flags, const FolderFlags& folder,
                                    int transfers);
 
-// Starts the /healthz, /readyz and /metrics server on `addr` (nullptr and no error when addr is
+// Starts the /healthz, /readyz, /metrics and /status server on `addr` (nullptr and no error when
+// addr is
 // ""). On failure prints the error and sets `exit_code`.
 std::unique_ptr<HttpServer> StartHttp(const WatchSetup& setup, ProcessState& state, int* exit_code);
 

@@ -1,8 +1,14 @@
 #include "sync/restore.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include "cli/common.h"
+#include "core/duration.h"
+#include "core/log.h"
+#include "sync/marker.h"
 
 namespace cfgsync::cli {
 
@@ -13,17 +19,28 @@ void AddRestoreFlags(CLI::App& cmd, RestoreFlags& flags, bool dry_run) {
   cmd.add_flag("--allow-missing-bucket", flags.allow_missing_bucket,
                "treat a missing bucket as a first deployment")
       ->envname("CFGSYNC_ALLOW_MISSING_BUCKET");
+  AddFlag(cmd, "offline-after", flags.offline_after,
+          "remote unreachable this long: start from --dir if it holds this remote's last "
+          "restore (0: fail at once)");
   if (dry_run) {
     cmd.add_flag("--dry-run", flags.dry_run, "print the plan, write nothing")
         ->envname("CFGSYNC_DRY_RUN");
   }
 }
 
-Result<RestoreOptions> ParseRestoreFlags(const RestoreFlags& flags, const FolderFlags& folder,
-                                         int transfers) {
+std::string MarkerId(const RemoteSpec& spec) {
+  if (spec.is_local) return spec.display;
+  return (spec.s3.endpoint.empty() ? std::string("aws") : spec.s3.endpoint) + " " + spec.display;
+}
+
+Result<RestoreSetup> ParseRestoreFlags(const RestoreFlags& flags, const FolderFlags& folder,
+                                       int transfers) {
   auto policy = ParseConflictPolicy(flags.on_conflict);
   if (!policy) return std::unexpected(policy.error());
-  RestoreOptions opts;
+  auto offline = ParseDuration(flags.offline_after, "--offline-after");
+  if (!offline) return std::unexpected(offline.error());
+  RestoreSetup setup{{}, *offline};
+  RestoreOptions& opts = setup.opts;
   opts.dir = folder.dir;
   opts.policy = *policy;
   opts.dry_run = flags.dry_run;
@@ -34,18 +51,75 @@ Result<RestoreOptions> ParseRestoreFlags(const RestoreFlags& flags, const Folder
     if (!owner) return std::unexpected(owner.error());
     opts.chown = *owner;
   }
-  return opts;
+  return setup;
 }
 
-int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter, RestoreOptions opts,
-              ProcessState* state) {
+namespace {
+
+// Waits `wait` or until SIGTERM/SIGINT arrives on `signal_fd` (true then).
+bool StopSignalled(int signal_fd, Millis wait) {
+  if (signal_fd < 0) {
+    std::this_thread::sleep_for(wait);
+    return false;
+  }
+  pollfd p{signal_fd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(wait.count())) > 0;
+}
+
+/* The remote did not answer (network, 5xx, throttling): a pod must not start an app on an
+ * empty folder while a backup may exist, so the restore is tried again until the remote
+ * answers; but a folder that holds this remote's last restore or push (its marker) may be used
+ * as it is once `offline_after` has passed, and the sidecar catches up when the remote is
+ * back. Returns the restore's result, or nullopt when starting from the local folder. */
+std::optional<Result<RestoreStats>> RestoreOrWait(Remote& remote, const RemoteSpec& spec,
+                                                  const Filter& filter, const RestoreSetup& setup,
+                                                  int signal_fd) {
+  const RestoreOptions& opts = setup.opts;
+  const MonoTime start = RealClock::Get().Mono();
+  Millis pause{1'000};
+  for (bool said = false;; said = true) {
+    auto stats = RunRestore(remote, filter, opts, RealClock::Get());
+    if (stats || setup.offline_after.count() == 0 || !IsRetryable(stats.error().kind)) return stats;
+    const bool marked = ReadMarker(opts.dir) == MarkerId(spec);
+    if (marked && RealClock::Get().Mono() - start >= setup.offline_after) {
+      spdlog::warn(
+          WithFields("remote unreachable: starting from the local folder, which holds "
+                     "its last restore; the backup catches up when it answers",
+                     {{"error", stats.error().message}, {"dir", opts.dir.string()}}));
+      return std::nullopt;
+    }
+    if (!said) {
+      spdlog::warn(WithFields(marked ? "remote unreachable: retrying before starting from the "
+                                       "local folder"
+                                     : "remote unreachable and no earlier restore in --dir: "
+                                       "waiting for it (an app started on an empty folder "
+                                       "could overwrite its backup)",
+                              {{"error", stats.error().message}}));
+    }
+    if (StopSignalled(signal_fd, pause)) return stats;
+    pause = std::min(pause * 2, Millis(10'000));
+  }
+}
+
+}  // namespace
+
+int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter,
+              const RestoreSetup& setup, ProcessState* state, int signal_fd) {
+  RestoreSetup s = setup;
+  RestoreOptions& opts = s.opts;
   opts.bucket_label = spec.is_local
                           ? "local remote " + spec.display
                           : "bucket \"" + spec.s3.bucket + "\" (from " + spec.bucket_source + ")";
   spdlog::info("restoring {} into {}{}", spec.display, opts.dir.string(),
                opts.dry_run ? " (dry run)" : "");
-  auto stats = RunRestore(remote, filter, opts, RealClock::Get());
+  auto result = RestoreOrWait(remote, spec, filter, s, signal_fd);
+  if (!result) return kExitOk;  // offline start from the marked folder
+  auto& stats = *result;
   if (!stats) return Report(stats.error().With("restore from " + spec.display));
+  if (!opts.dry_run && stats->failed == 0) {
+    if (auto ok = WriteMarker(opts.dir, MarkerId(spec)); !ok)
+      spdlog::warn("cannot write the marker: {}", ok.error().message);
+  }
   if (stats->first_deployment) {
     spdlog::info("nothing to restore under {}: first deployment", spec.display);
     return kExitOk;
@@ -68,12 +142,12 @@ void RegisterRestore(CLI::App& app, CommonFlags& common, Action& action) {
   cmd->callback([&] {
     action = [&] {
       int code = kExitOk;
-      auto opts = ParseRestoreFlags(flags, folder, common.remote.transfers);
-      if (!opts) return Report(opts.error());
+      auto setup = ParseRestoreFlags(flags, folder, common.remote.transfers);
+      if (!setup) return Report(setup.error());
       auto in = OpenInputs(common, folder.filter, &code);
       if (!in) return code;
       auto& [filter, spec, remote] = *in;
-      return DoRestore(*remote, spec, filter, *opts);
+      return DoRestore(*remote, spec, filter, *setup);
     };
   });
 }

@@ -12,6 +12,8 @@ void RegisterRun(CLI::App& app, CommonFlags& common, Action& action) {
   static FolderFlags folder;
   static RestoreFlags restore;
   static WatchFlags watch;
+  restore.offline_after = "30s";
+  watch.shutdown_quiet = "0s";  // a native sidecar is stopped after the app: nothing to wait for
   auto* cmd = app.add_subcommand("run", "restore --dir, then watch it (native sidecar)");
   AddFolderFlags(*cmd, folder);
   AddRestoreFlags(*cmd, restore, false);
@@ -33,7 +35,8 @@ void RegisterRun(CLI::App& app, CommonFlags& common, Action& action) {
       int signal_fd = Sidecar::BlockStopSignals();
       auto http = StartHttp(*setup, state, &code);
       if (code != kExitOk) return code;
-      if (int rc = DoRestore(*remote, spec, filter, *ropts, &state); rc != kExitOk) return rc;
+      if (int rc = DoRestore(*remote, spec, filter, *ropts, &state, signal_fd); rc != kExitOk)
+        return rc;
       state.phase = Phase::kStarting;
       return DoWatch(*remote, spec, filter, *setup, state, signal_fd);
     };

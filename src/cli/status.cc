@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "cli/common.h"
+#include "core/text.h"
 #include "sync/push.h"
 
 namespace cfgsync::cli {
@@ -19,11 +20,18 @@ int RunStatus(const CommonFlags& common, const FolderFlags& folder, const std::s
   auto plan = pusher.PlanReadOnly();
   if (!plan) return Report(plan.error().With("status of " + spec.display));
   PrintPlan(*plan);
+  const std::vector<Gap> gaps = pusher.gaps().List(SIZE_MAX);
+  for (const Gap& g : gaps) {
+    std::printf("unprotected  %s  (%s: %s)\n", Printable(g.rel).c_str(),
+                std::string(GapReasonName(g.reason)).c_str(), g.detail.c_str());
+  }
   std::size_t deletes = plan->deletes.size() + static_cast<std::size_t>(plan->blocked_deletes);
-  bool in_sync = plan->uploads.empty() && deletes == 0;
-  std::printf("%s: %zu to upload, %zu to delete, %lld identical\n",
+  bool in_sync = plan->uploads.empty() && deletes == 0 && gaps.empty();
+  std::printf("%s: %zu to upload, %zu to delete, %lld identical, %zu unprotected\n",
               in_sync ? "in sync" : "out of sync", plan->uploads.size(), deletes,
-              static_cast<long long>(plan->identical));
+              static_cast<long long>(plan->identical), gaps.size());
+  if (std::string hint = OwnerHint(folder.dir, pusher.gaps()); !hint.empty())
+    std::printf("%s\n", hint.c_str());
   return in_sync ? kExitOk : kExitFailure;
 }
 

@@ -22,7 +22,13 @@ void AddWatchFlags(CLI::App& cmd, WatchFlags& flags) {
   AddOptionalFlag(cmd, "http-addr", flags.http_addr,
                   "serve /healthz, /readyz and /metrics on HOST:PORT (\"\" turns it off)");
   AddFlag(cmd, "ready-max-outage", flags.ready_max_outage,
-          "/readyz fails once the remote has been failing this long");
+          "with --readiness backup: /readyz fails once the remote has been failing this long");
+  AddFlag(cmd, "readiness", flags.readiness,
+          "what /readyz answers for: startup (restore done, watching; default) or backup (also "
+          "no guard holding, no long outage)");
+  AddFlag(cmd, "shutdown-quiet", flags.shutdown_quiet,
+          "after SIGTERM, keep pushing until the folder has been quiet this long (0: stop at "
+          "once)");
 }
 
 Result<WatchSetup> ParseWatchFlags(const WatchFlags& flags, const FolderFlags& folder,
@@ -40,6 +46,7 @@ Result<WatchSetup> ParseWatchFlags(const WatchFlags& flags, const FolderFlags& f
                         Item{flags.max_delay, "--max-delay", &o.max_delay},
                         Item{flags.interval, "--interval", &o.interval},
                         Item{flags.shutdown_timeout, "--shutdown-timeout", &o.shutdown_timeout},
+                        Item{flags.shutdown_quiet, "--shutdown-quiet", &o.shutdown_quiet},
                         Item{flags.ready_max_outage, "--ready-max-outage", &w.ready_max_outage}}) {
     auto d = ParseDuration(i.text, i.flag);
     if (!d) return std::unexpected(d.error());
@@ -50,6 +57,9 @@ Result<WatchSetup> ParseWatchFlags(const WatchFlags& flags, const FolderFlags& f
   if (!guard) return std::unexpected(guard.error());
   w.guard = *guard;
   w.http_addr = flags.http_addr;
+  auto mode = ParseReadinessMode(flags.readiness);
+  if (!mode) return std::unexpected(mode.error());
+  w.readiness = *mode;
   return w;
 }
 
@@ -76,15 +86,22 @@ std::unique_ptr<HttpServer> StartHttp(const WatchSetup& setup, ProcessState& sta
                                       int* exit_code) {
   if (setup.http_addr.empty()) return nullptr;
   Millis max_outage = setup.ready_max_outage;
+  ReadinessMode mode = setup.readiness;
   std::map<std::string, HttpHandler> routes{
       {"/healthz", [&state] { return Healthz(state); }},
       {"/readyz",
-       [&state, max_outage] {
-         Readiness r = CheckReady(state, RealClock::Get().Mono(), max_outage);
+       [&state, max_outage, mode] {
+         Readiness r = CheckReady(state, RealClock::Get().Mono(), max_outage, mode);
          return HttpReply{r.ready ? 200 : 503, "text/plain; charset=utf-8", r.reason + "\n"};
        }},
-      {"/metrics", [&state] {
+      {"/metrics",
+       [&state] {
          return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(state)};
+       }},
+      {"/status", [&state, max_outage, mode] {
+         MonoTime now = RealClock::Get().Mono();
+         Readiness r = CheckReady(state, now, max_outage, mode);
+         return HttpReply{200, "application/json", RenderStatus(state, now, r, mode)};
        }}};
   auto server = HttpServer::Start(setup.http_addr, std::move(routes));
   if (!server) {
@@ -102,8 +119,10 @@ int DoWatch(Remote& remote, const RemoteSpec& spec, const Filter& filter, const 
   spdlog::info("watching {} -> {} (debounce {}, max delay {}, interval {}, {})", opts.dir.string(),
                spec.display, FormatDuration(opts.debounce), FormatDuration(opts.max_delay),
                FormatDuration(opts.interval), filter.Describe());
-  Pusher pusher(remote, filter, PushOptions{opts.dir, setup.guard, opts.transfers, false},
-                RealClock::Get());
+  PushOptions push{opts.dir, setup.guard, opts.transfers, false};
+  push.marker_id = MarkerId(spec);
+  Pusher pusher(remote, filter, push, RealClock::Get());
+  state.gaps = &pusher.gaps();
   Sidecar sidecar(pusher, filter, opts, state.sidecar);
   state.ping_fd = sidecar.ping_fd();
   state.phase = Phase::kWatching;

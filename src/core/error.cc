@@ -46,6 +46,8 @@ std::string_view KindName(ErrorKind kind) {
       return "config";
     case ErrorKind::kIo:
       return "io";
+    case ErrorKind::kUnreadable:
+      return "unreadable";
     case ErrorKind::kProtocol:
       return "protocol";
   }

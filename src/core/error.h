@@ -23,6 +23,7 @@ enum class ErrorKind {
   kInvalidArgument,  // bad input (a hostile key, a malformed value)
   kConfig,           // missing or malformed setting: exit code 2
   kIo,               // local filesystem failure
+  kUnreadable,       // a local file to back up cannot be read: the file is at fault, not the remote
   kProtocol,         // the server answered something we cannot parse or did not expect
 };
 

@@ -115,6 +115,8 @@ std::filesystem::path TempPathFor(const std::filesystem::path& target) {
 
 bool IsTempName(std::string_view name) { return name.starts_with(kTempPrefix); }
 
+bool IsInternalName(std::string_view name) { return IsTempName(name) || name == kMarkerName; }
+
 Status ApplyMeta(int fd, const FileMeta& meta, bool chown,
                  const std::filesystem::path& for_errors) {
   /* Mode and mtime first, while the file is still ours: once it belongs to someone else,

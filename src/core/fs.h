@@ -16,6 +16,8 @@ namespace cfgsync {
 // Temporary files are created beside their target with this name prefix, so that a crash never
 // leaves a partial file under a real name and a later run can find and remove the leftovers.
 inline constexpr std::string_view kTempPrefix = ".cfgsync-tmp-";
+// The file in --dir that says which remote its content was last restored from or pushed to.
+inline constexpr std::string_view kMarkerName = ".cfgsync-marker";
 
 // Owns a file descriptor; closes it on destruction.
 class UniqueFd {
@@ -75,6 +77,10 @@ std::filesystem::path TempPathFor(const std::filesystem::path& target);
 
 // True when `name` (a file name, not a path) is one of our temporary files.
 bool IsTempName(std::string_view name);
+
+// True for the names cfgsync keeps for itself in a synced folder (temporary files, the
+// marker): never backed up, never watched.
+bool IsInternalName(std::string_view name);
 
 // Gives the open file `fd` the mtime and permission bits of `meta` (fields that are absent are
 // left alone); uid/gid are applied only when `chown` is true, after mode and mtime, so that

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 namespace cfgsync {
 namespace {
 
@@ -24,9 +26,50 @@ void PushHistogram(std::string& out, const SidecarState& s) {
   out += fmt::format("{}_count {}\n", kName, s.push_count.load());
 }
 
+double BehindSeconds(const SidecarState& s, MonoTime now) {
+  std::int64_t since = s.behind_since_ms;
+  if (since <= 0) return 0;
+  auto ms = std::chrono::duration_cast<Millis>(now.time_since_epoch()).count() - since;
+  return std::max<double>(0, static_cast<double>(ms) / 1000.0);
+}
+
+void LocalErrors(std::string& out, const Gaps* gaps) {
+  out +=
+      "# HELP cfgsync_local_errors_total Local files that became impossible to back up, by "
+      "reason.\n# TYPE cfgsync_local_errors_total counter\n";
+  std::array<std::int64_t, kGapReasons> counts{};
+  if (gaps) counts = gaps->ErrorCounts();
+  for (std::size_t i = 0; i < kGapReasons; ++i) {
+    out += fmt::format("cfgsync_local_errors_total{{reason=\"{}\"}} {}\n",
+                       GapReasonName(static_cast<GapReason>(i)), counts[i]);
+  }
+}
+
+std::string_view PhaseName(Phase p) {
+  switch (p) {
+    case Phase::kRestoring:
+      return "restoring";
+    case Phase::kStarting:
+      return "starting";
+    case Phase::kWatching:
+      return "watching";
+    case Phase::kStopping:
+      return "stopping";
+  }
+  return "starting";
+}
+
 }  // namespace
 
-Readiness CheckReady(const ProcessState& state, MonoTime now, Millis max_outage) {
+Result<ReadinessMode> ParseReadinessMode(std::string_view text) {
+  if (text == "startup") return ReadinessMode::kStartup;
+  if (text == "backup") return ReadinessMode::kBackup;
+  return Fail(ErrorKind::kConfig,
+              "--readiness: want startup or backup, not \"" + std::string(text) + "\"");
+}
+
+Readiness CheckReady(const ProcessState& state, MonoTime now, Millis max_outage,
+                     ReadinessMode mode) {
   const SidecarState& s = state.sidecar;
   switch (state.phase.load()) {
     case Phase::kRestoring:
@@ -36,7 +79,10 @@ Readiness CheckReady(const ProcessState& state, MonoTime now, Millis max_outage)
     default:
       break;
   }
-  if (!s.reconciled) return {false, "first reconcile not done yet"};
+  if (!s.watching) return {false, "waiting for the folder to watch"};
+  if (!s.reconcile_attempted) return {false, "first reconcile not done yet"};
+  if (mode == ReadinessMode::kStartup) return {true, "ok"};
+  if (!s.reconciled) return {false, "first reconcile failed"};
   if (s.guard_tripped) return {false, "deletion guard tripped: deletions are held back"};
   std::int64_t since = s.remote_down_since_ms;
   if (!s.remote_up && since > 0) {
@@ -48,7 +94,7 @@ Readiness CheckReady(const ProcessState& state, MonoTime now, Millis max_outage)
   return {true, "ok"};
 }
 
-std::string RenderMetrics(const ProcessState& state) {
+std::string RenderMetrics(const ProcessState& state, MonoTime now) {
   const SidecarState& s = state.sidecar;
   std::string out;
   Metric(out, "cfgsync_build_info", "gauge", "Build information.", 1,
@@ -78,8 +124,51 @@ std::string RenderMetrics(const ProcessState& state) {
          "Unsafe keys refused by the restore.", state.restore_rejected.load());
   Metric(out, "cfgsync_deletion_guard_tripped", "gauge",
          "1 while the deletion guard holds deletions back.", s.guard_tripped ? 1 : 0);
-  Metric(out, "cfgsync_remote_up", "gauge", "1 while the remote answers.", s.remote_up ? 1 : 0);
+  Metric(out, "cfgsync_remote_up", "gauge",
+         "1 while the remote's latest answer to a write (before any: a listing) was a success.",
+         s.remote_up ? 1 : 0);
+  Metric(out, "cfgsync_held_deletions", "gauge", "Deletions the guard holds back.",
+         s.held_deletions.load());
+  const Gaps* gaps = state.gaps.load();
+  Metric(out, "cfgsync_unprotected_files", "gauge",
+         "Files (and folders) to back up that cfgsync cannot read or store.",
+         gaps ? static_cast<double>(gaps->Count()) : 0);
+  LocalErrors(out, gaps);
+  Metric(out, "cfgsync_unwatched_folders", "gauge",
+         "Folders without an inotify watch (polled every 5s instead).", s.unwatched_dirs.load());
+  Metric(out, "cfgsync_backup_behind_seconds", "gauge",
+         "Age of the oldest change not yet in the backup (0: none).", BehindSeconds(s, now));
   return out;
+}
+
+std::string RenderStatus(const ProcessState& state, MonoTime now, const Readiness& ready,
+                         ReadinessMode mode) {
+  const SidecarState& s = state.sidecar;
+  const Gaps* gaps = state.gaps.load();
+  nlohmann::json unprotected = nlohmann::json::array();
+  if (gaps) {
+    for (const Gap& g : gaps->List(100)) {
+      unprotected.push_back(
+          {{"path", g.rel}, {"reason", GapReasonName(g.reason)}, {"error", g.detail}});
+    }
+  }
+  nlohmann::json doc = {{"phase", PhaseName(state.phase.load())},
+                        {"ready", ready.ready},
+                        {"ready_reason", ready.reason},
+                        {"readiness", mode == ReadinessMode::kStartup ? "startup" : "backup"},
+                        {"remote_up", s.remote_up.load()},
+                        {"pending", s.pending.load()},
+                        {"backup_behind_seconds", BehindSeconds(s, now)},
+                        {"unprotected_files", gaps ? gaps->Count() : 0},
+                        {"unprotected", std::move(unprotected)},
+                        {"unwatched_folders", s.unwatched_dirs.load()},
+                        {"guard",
+                         {{"holding", s.guard_tripped.load()},
+                          {"reason", s.GuardReason()},
+                          {"held_deletions", s.held_deletions.load()}}},
+                        {"last_push_unix", s.last_push_unix.load()},
+                        {"reconciles", s.reconciles.load()}};
+  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace cfgsync

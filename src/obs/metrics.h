@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/clock.h"
+#include "sync/gaps.h"
 #include "watch/sidecar.h"
 
 namespace cfgsync {
@@ -21,21 +22,39 @@ struct ProcessState {
   std::atomic<std::int64_t> restore_bytes{0};
   std::atomic<std::int64_t> restore_rejected{0};
   std::atomic<int> ping_fd{-1};  // the sidecar loop's health ping; -1 before the loop exists
+  std::atomic<const Gaps*> gaps{nullptr};  // the pusher's, once it exists
   SidecarState sidecar;
 };
+
+// What /readyz answers for.
+enum class ReadinessMode {
+  kStartup,  // the app may start: restore done, watches set, first reconcile attempted
+  kBackup,   // also: the backup is being kept (no guard holding, no long remote outage)
+};
+
+// Parses --readiness ("startup" or "backup"); kConfig naming the flag otherwise.
+Result<ReadinessMode> ParseReadinessMode(std::string_view text);
 
 struct Readiness {
   bool ready;
   std::string reason;  // one line
 };
 
-// Ready once the restore (for `run`) and the first reconcile are done and while pushes succeed;
-// not ready while the deletion guard holds deletions back, or while the remote has been failing
-// for longer than `max_outage`.
-Readiness CheckReady(const ProcessState& state, MonoTime now, Millis max_outage);
+// kStartup: ready once the restore (for `run`) is done and the first reconcile has been
+// attempted (it ran after the watches were set), whatever the remote answered: the app must
+// not leave its Service because the backup has trouble; that shows on /metrics and /status.
+// kBackup adds: not ready while the deletion guard holds deletions back, or while the remote
+// has been failing for longer than `max_outage`.
+Readiness CheckReady(const ProcessState& state, MonoTime now, Millis max_outage,
+                     ReadinessMode mode = ReadinessMode::kStartup);
 
-// The Prometheus text exposition (version 0.0.4) of `state`. Labels never carry a key or a
-// secret.
-std::string RenderMetrics(const ProcessState& state);
+// The Prometheus text exposition (version 0.0.4) of `state` at `now`. Labels never carry a key
+// or a secret.
+std::string RenderMetrics(const ProcessState& state, MonoTime now = RealClock::Get().Mono());
+
+// The JSON document of /status: phase, readiness, remote, pending changes, how far behind the
+// backup is, unprotected files (the first 100), unwatched folders, the guard.
+std::string RenderStatus(const ProcessState& state, MonoTime now, const Readiness& ready,
+                         ReadinessMode mode);
 
 }  // namespace cfgsync

@@ -10,6 +10,8 @@
 #include <optional>
 #include <utility>
 
+#include "core/text.h"
+
 namespace cfgsync {
 namespace filter_internal {
 namespace {
@@ -28,7 +30,11 @@ namespace {
 constexpr char32_t kInvalidBase = 0x110000;
 constexpr char32_t kMaxCodePoint = kInvalidBase + 0xFF;
 constexpr size_t kMaxAlternatives = 256;
-constexpr std::string_view kDefaultExcludes[] = {"*.db*", "*.log"};
+/* SQLite databases and their -wal/-shm/-journal files, Litestream's shadow folders beside them
+ * (".sonarr.db-litestream/", whose WAL copies change every second: Litestream replicates
+ * those), logs, and the root-only lost+found of a fresh ext4 volume. */
+constexpr std::string_view kDefaultExcludes[] = {"*.db*", ".*-litestream/", "*.log",
+                                                 "/lost+found/"};
 
 struct CodePoint {
   char32_t value;
@@ -482,23 +488,6 @@ bool MatchesAllUnder(const Pattern& p, std::string_view prefix) {
 
 // ---- Building ------------------------------------------------------------------------------
 
-// `s` with control bytes shown as \xNN, so an error message stays on one line.
-std::string Printable(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const char c : s) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b >= 0x20 && b != 0x7F) {
-      out += c;
-    } else {
-      out += "\\x";
-      out += kHex[b >> 4];
-      out += kHex[b & 0xF];
-    }
-  }
-  return out;
-}
-
 std::string_view TrimSpace(std::string_view s) {
   constexpr std::string_view kSpace = " \t\r\n\v\f";
   const size_t first = s.find_first_not_of(kSpace);
@@ -644,7 +633,7 @@ std::string Filter::Describe() const {
     const Rule& rule = rules_[i];
     out += i == 0 ? " " : ", ";
     out += rule.include ? "+ " : "- ";
-    out += filter_internal::Printable(rule.text);
+    out += Printable(rule.text);
     if (!rule.note.empty()) out += " (" + rule.note + ")";
   }
   return out;

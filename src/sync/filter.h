@@ -32,8 +32,8 @@
 //
 // Rule order. Rules are tried in order, the first matching rule decides, and a file matching
 // no rule is included. The list is built as:
-//   1. the default excludes "- *.db*" and "- *.log", unless FilterOptions::default_excludes is
-//      false;
+//   1. the default excludes "- *.db*", "- .*-litestream/" (Litestream's shadow folders), "- *.log"
+//      and "- /lost+found/", unless FilterOptions::default_excludes is false;
 //   2. every --include, in command-line order;
 //   3. every --exclude, in command-line order;
 //   4. the --filter-from file, top to bottom;

@@ -587,16 +587,35 @@ TEST(FilterMayIncludeDirTest, RuleOrderMatters) {
 TEST(FilterDescribeTest, OneLineInEvaluationOrder) {
   EXPECT_EQ(BuildOrDie(NoDefaults()).Describe(), "filter: no rules, every file is synced");
   EXPECT_EQ(BuildOrDie(FilterOptions{}).Describe(),
-            "filter (first match wins, unmatched files are synced): - *.db* (default), - *.log "
-            "(default)");
+            "filter (first match wins, unmatched files are synced): - *.db* (default), - "
+            ".*-litestream/ (default), - *.log (default), - /lost+found/ (default)");
   TempFile file("- cache/\n");
   FilterOptions opts;
   opts.includes = {"*.yaml"};
   opts.excludes = {"secrets.yaml"};
   opts.filter_from = file.path();
   EXPECT_EQ(BuildOrDie(opts).Describe(),
-            "filter (first match wins, unmatched files are synced): - *.db* (default), - *.log "
-            "(default), + *.yaml, - secrets.yaml, - cache/, - /** (implied by --include)");
+            "filter (first match wins, unmatched files are synced): - *.db* (default), - "
+            ".*-litestream/ (default), - *.log (default), - /lost+found/ (default), + *.yaml, - "
+            "secrets.yaml, - cache/, - /** (implied by --include)");
+}
+
+TEST(FilterDefaultsTest, FitRealVolumes) {
+  Filter f = BuildOrDie(FilterOptions{});
+  // Litestream's layout beside a database: the database, its WAL and shm, the shadow folder.
+  for (const char* rel :
+       {"sonarr.db", "sonarr.db-wal", "sonarr.db-shm", ".sonarr.db-litestream/generation",
+        ".sonarr.db-litestream/generations/0123456789abcdef/wal/00000000.wal",
+        "sub/.app.sqlite-litestream/generation", "lost+found/#1234"}) {
+    EXPECT_FALSE(f.IncludesFile(rel)) << rel;
+  }
+  EXPECT_FALSE(f.MayIncludeDir("lost+found"));
+  EXPECT_FALSE(f.MayIncludeDir(".sonarr.db-litestream"));
+  for (const char* rel :
+       {"config.xml", "sub/lost+found/a.ini", "litestream.yml", "app-litestream/x.yaml"}) {
+    EXPECT_TRUE(f.IncludesFile(rel)) << rel;
+  }
+  EXPECT_TRUE(f.MayIncludeDir("sub/lost+found"));
 }
 
 TEST(FilterValueTest, CopiesAndMovesKeepTheRules) {

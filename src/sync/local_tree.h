@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "remote/metadata.h"
 #include "sync/filter.h"
+#include "sync/gaps.h"
 
 namespace cfgsync {
 
@@ -26,18 +27,23 @@ struct LocalTree {
   bool root_exists = false;
   std::vector<LocalFile> files;   // sorted by rel (byte order, the order of S3 listings)
   std::vector<std::string> dirs;  // every folder below the root that the filter may include
-  int skipped_symlinks = 0;
-  int skipped_special = 0;  // sockets, fifos, devices
+  /* Included entries that cannot be backed up: symlinks, special files, names restore could
+   * not write back, and folders that cannot be read ("lost+found/", with a trailing '/'). */
+  std::vector<Gap> gaps;
+  // The unreadable folders of `gaps`, without the '/': what is stored under them is unknown
+  // locally, never "deleted".
+  std::vector<std::string> unreadable_dirs;
 };
 
-// Called once per skipped entry (symlink or special file) with its relative path and why.
-using SkipReporter = std::function<void(const std::string& rel, std::string_view why)>;
+// Walks `root` without following symlinks. Our own files (temporary files, the marker) are
+// ignored. Directories the filter can exclude entirely are not descended into. A folder below
+// the root that cannot be read is a gap, not an error: the rest of the tree is still scanned.
+// A missing root is not an error: root_exists is false and the tree is empty. An unreadable
+// root is kIo naming it.
+Result<LocalTree> ScanTree(const std::filesystem::path& root, const Filter& filter);
 
-// Walks `root` without following symlinks. Our temporary files are ignored. Directories the
-// filter can exclude entirely are not descended into. A missing root is not an error:
-// root_exists is false and the tree is empty. Unreadable folders are kIo naming the folder.
-Result<LocalTree> ScanTree(const std::filesystem::path& root, const Filter& filter,
-                           const SkipReporter& on_skip = {});
+// Whether `rel` is `dir` or below it ('/'-separated relative paths).
+bool IsUnder(std::string_view rel, std::string_view dir);
 
 // The content MD5 (hex) of the scanned file `f` under `root`, or nullopt when it can no longer
 // be read. Shared by restore and push planning (their Md5Of).

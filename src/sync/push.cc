@@ -1,14 +1,19 @@
 #include "sync/push.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/parallel.h"
+#include "sync/marker.h"
 
 namespace cfgsync {
 namespace {
@@ -16,7 +21,9 @@ namespace {
 // True when `root` holds at least one regular file the filter includes (stops at the first).
 bool HasAnyFile(const std::filesystem::path& root, const Filter& filter) {
   std::error_code ec;
-  std::filesystem::recursive_directory_iterator it(root, ec), end;
+  std::filesystem::recursive_directory_iterator it(
+      root, std::filesystem::directory_options::skip_permission_denied, ec);
+  std::filesystem::recursive_directory_iterator end;
   for (; !ec && it != end; it.increment(ec)) {
     if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
       std::string rel = it->path().lexically_relative(root).generic_string();
@@ -36,9 +43,30 @@ std::size_t Pusher::IndexSize() const {
   return index_.size();
 }
 
-Result<std::uint64_t> Pusher::Upload(const std::string& rel) {
+Status Pusher::CheckReadable(const std::string& rel, std::optional<Gap>& gap) {
+  UniqueFd fd(::open((opts_.dir / rel).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (fd) return {};
+  const int err = errno;
+  const std::string what = "open " + rel + ": " + std::strerror(err);
+  if (err == ENOENT || err == ENOTDIR) return Fail(ErrorKind::kNotFound, what);
+  if (err == ELOOP) {
+    gap = Gap{rel, GapReason::kSymlink, "symlink (not followed)"};
+    return Fail(ErrorKind::kInvalidArgument, what);
+  }
+  gap = Gap{rel, GapReasonForErrno(err), std::strerror(err)};
+  return Fail(ErrorKind::kUnreadable, what);
+}
+
+Result<std::uint64_t> Pusher::Upload(const std::string& rel, std::optional<Gap>& gap) {
   auto f = StatLocal(opts_.dir, rel);
-  if (!f) return std::unexpected(f.error());
+  if (!f) {
+    if (f.error().kind == ErrorKind::kInvalidArgument)
+      gap = Gap{rel, GapReason::kSpecial, "not a regular file"};
+    return std::unexpected(f.error());
+  }
+  /* Checked here, so that a file we may not read is told apart from a remote that refuses it:
+   * the remote opens the file again, and its errors are the remote's. */
+  if (auto ok = CheckReadable(rel, gap); !ok) return std::unexpected(ok.error());
   auto info = remote_.Put(opts_.dir / rel, rel, f->meta);
   if (!info) return std::unexpected(info.error());
   std::lock_guard lock(mu_);
@@ -48,7 +76,7 @@ Result<std::uint64_t> Pusher::Upload(const std::string& rel) {
 
 // Fetches the stored attributes of a file whose content matches, and uploads it again only if
 // they differ from the local file's.
-Status Pusher::Verify(const std::string& rel, PushStats& stats) {
+Status Pusher::Verify(const std::string& rel, PushStats& stats, std::optional<Gap>& gap) {
   auto st = remote_.Stat(rel);
   if (!st) return std::unexpected(st.error());
   auto f = StatLocal(opts_.dir, rel);
@@ -59,28 +87,60 @@ Status Pusher::Verify(const std::string& rel, PushStats& stats) {
     ++stats.identical;
     return {};
   }
-  auto bytes = Upload(rel);
+  auto bytes = Upload(rel, gap);
   if (!bytes) return std::unexpected(bytes.error());
   ++stats.uploaded;
   stats.bytes += *bytes;
   return {};
 }
 
-Status Pusher::ApplyPlan(const PushPlan& plan, PushStats& stats) {
+namespace {
+
+// Where one failed upload of a pass goes in the stats.
+void CountFailure(const std::string& rel, const Error& e, std::optional<Gap>& gap, PushStats& stats,
+                  std::vector<Gap>& gaps) {
+  if (gap) {
+    ++stats.unprotected;
+    gaps.push_back(std::move(*gap));
+  } else if (e.kind == ErrorKind::kChanged || e.kind == ErrorKind::kNotFound) {
+    ++stats.changed_while_read;
+    if (e.kind == ErrorKind::kNotFound) gaps.push_back(Gap{rel, GapReason::kVanished, e.message});
+    spdlog::info("{}: changed while being read; pushed again later", rel);
+  } else {
+    ++stats.failed;
+    if (!stats.remote_error) stats.remote_error = e;
+    spdlog::error(WithFields("push failed", {{"path", rel}, {"error", e.message}}));
+  }
+}
+
+}  // namespace
+
+/* Uploads in parallel. The first failure that is the remote's (not a local file's) stops the
+ * pass from starting more uploads: a remote that refuses one PUT (no s3:PutObject, quota full,
+ * outage) refuses the next ones too, and the sidecar retries the whole pass after a backoff. */
+Status Pusher::ApplyPlan(const PushPlan& plan, PushStats& stats, std::vector<Gap>& gaps,
+                         bool probe) {
   std::mutex mu;
+  std::atomic<bool> remote_failed{false};
   std::size_t n_up = plan.uploads.size();
-  ParallelFor(n_up + plan.verify.size(), opts_.transfers, [&](std::size_t i) {
+  auto one = [&](std::size_t i) {
     const std::string& rel = i < n_up ? plan.uploads[i] : plan.verify[i - n_up];
+    if (remote_failed) {
+      std::lock_guard lock(mu);
+      ++stats.failed;
+      return;
+    }
     PushStats local;
+    std::optional<Gap> gap;
     Status ok;
     if (i < n_up) {
-      auto bytes = Upload(rel);
+      auto bytes = Upload(rel, gap);
       if (bytes)
         local.uploaded = 1, local.bytes = *bytes;
       else
         ok = std::unexpected(bytes.error());
     } else {
-      ok = Verify(rel, local);
+      ok = Verify(rel, local, gap);
     }
     std::lock_guard lock(mu);
     if (ok) {
@@ -89,16 +149,21 @@ Status Pusher::ApplyPlan(const PushPlan& plan, PushStats& stats) {
       stats.bytes += local.bytes;
       if (local.uploaded)
         spdlog::info(WithFields("pushed", {{"path", rel}, {"bytes", local.bytes}}));
-    } else if (ok.error().kind == ErrorKind::kChanged || ok.error().kind == ErrorKind::kNotFound) {
-      ++stats.changed_while_read;
-      spdlog::info("{}: changed while being read; pushed again later", rel);
-    } else {
-      ++stats.failed;
-      spdlog::error(WithFields("push failed", {{"path", rel}, {"error", ok.error().message}}));
+      return;
     }
-  });
-  if (plan.deletes.empty()) return {};
-  if (auto ok = remote_.Remove(plan.deletes); !ok) return ok;
+    CountFailure(rel, ok.error(), gap, stats, gaps);
+    if (stats.remote_error) remote_failed = true;
+  };
+  const std::size_t total = n_up + plan.verify.size();
+  const std::size_t first = probe && total > 0 ? 1 : 0;
+  if (first) one(0);
+  ParallelFor(total - first, opts_.transfers, [&](std::size_t i) { one(i + first); });
+  if (plan.deletes.empty() || stats.remote_error) return {};
+  if (auto ok = remote_.Remove(plan.deletes); !ok) {
+    ++stats.failed;
+    stats.remote_error = ok.error();
+    return {};
+  }
   std::lock_guard lock(mu_);
   for (const auto& k : plan.deletes) {
     index_.erase(k);
@@ -108,16 +173,19 @@ Status Pusher::ApplyPlan(const PushPlan& plan, PushStats& stats) {
   return {};
 }
 
-Result<PushPlan> Pusher::Plan() {
+struct Pusher::Scanned {
+  PushPlan plan;
+  std::vector<Gap> gaps;
+};
+
+Result<Pusher::Scanned> Pusher::PlanWithGaps() {
   RemoteIndex fresh;
   {
     auto listing = remote_.List("");
     if (!listing) return std::unexpected(listing.error());
     fresh = IndexFromListing(std::move(*listing));
   }  // the listing is freed before the tree is scanned
-  auto tree = ScanTree(opts_.dir, filter_, [this](const std::string& rel, std::string_view why) {
-    WarnSkipped(rel, why);
-  });
+  auto tree = ScanTree(opts_.dir, filter_);
   if (!tree) return std::unexpected(tree.error());
   /* Planned against the index itself, under its lock, rather than against a copy: a copy would
    * cost as much memory again as the whole index (100,000 files: tens of MB). Pushes wait for
@@ -131,8 +199,22 @@ Result<PushPlan> Pusher::Plan() {
     }
   }
   index_ = std::move(fresh);
-  return PlanPush(*tree, index_, filter_, opts_.guard,
-                  [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); });
+  Scanned out{PlanPush(*tree, index_, filter_, opts_.guard,
+                       [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); }),
+              std::move(tree->gaps)};
+  if (!hold_inferred_.empty() && !out.plan.deletes.empty()) {
+    out.plan.blocked_deletes = static_cast<std::int64_t>(out.plan.deletes.size());
+    out.plan.guard_reason = hold_inferred_;
+    out.plan.deletes.clear();
+  }
+  return out;
+}
+
+Result<PushPlan> Pusher::Plan() {
+  auto scanned = PlanWithGaps();
+  if (!scanned) return std::unexpected(scanned.error());
+  gaps_.ReplaceAll(scanned->gaps, opts_.dir);
+  return std::move(scanned->plan);
 }
 
 Result<PushPlan> Pusher::PlanReadOnly() {
@@ -150,25 +232,40 @@ Result<PushPlan> Pusher::PlanReadOnly() {
       plan->uploads.push_back(rel);
     }
   }
+  /* A file that must be uploaded but cannot be read is unprotected, not "to upload". */
+  std::erase_if(plan->uploads, [&](const std::string& rel) {
+    std::optional<Gap> gap;
+    if (CheckReadable(rel, gap) || !gap) return false;
+    gaps_.Report(gap->rel, gap->reason, gap->detail);
+    return true;
+  });
   return plan;
 }
 
-Result<PushStats> Pusher::Reconcile() {
+Result<PushStats> Pusher::Reconcile(bool probe) {
   auto t0 = clock_.Mono();
-  auto plan = Plan();
-  if (!plan) return std::unexpected(plan.error());
+  auto scanned = PlanWithGaps();
+  if (!scanned) return std::unexpected(scanned.error());
+  const PushPlan& plan = scanned->plan;
   PushStats stats;
-  stats.reached_remote = true;  // Plan() listed it
-  stats.identical = plan->identical;
-  stats.blocked_deletes = plan->blocked_deletes;
-  stats.guard_reason = plan->guard_reason;
-  if (!plan->guard_reason.empty()) spdlog::error("deletion guard: {}", plan->guard_reason);
+  stats.reached_remote = true;  // the listing answered
+  stats.identical = plan.identical;
+  stats.blocked_deletes = plan.blocked_deletes;
+  stats.guard_reason = plan.guard_reason;
+  if (!plan.guard_reason.empty()) spdlog::error("deletion guard: {}", plan.guard_reason);
+  std::vector<Gap> gaps = std::move(scanned->gaps);
+  stats.unprotected = static_cast<std::int64_t>(gaps.size());
   if (opts_.dry_run) {
-    PrintPlan(*plan);
-    stats.uploaded = static_cast<std::int64_t>(plan->uploads.size() + plan->verify.size());
-    stats.deleted = static_cast<std::int64_t>(plan->deletes.size());
-  } else if (auto ok = ApplyPlan(*plan, stats); !ok) {
+    PrintPlan(plan);
+    stats.uploaded = static_cast<std::int64_t>(plan.uploads.size() + plan.verify.size());
+    stats.deleted = static_cast<std::int64_t>(plan.deletes.size());
+  } else if (auto ok = ApplyPlan(plan, stats, gaps, probe); !ok) {
     return std::unexpected(ok.error());
+  }
+  gaps_.ReplaceAll(gaps, opts_.dir);
+  if (!opts_.dry_run && !stats.remote_error && !opts_.marker_id.empty()) {
+    if (auto ok = WriteMarker(opts_.dir, opts_.marker_id); !ok)
+      spdlog::debug("marker not written: {}", ok.error().message);
   }
   stats.seconds = std::chrono::duration<double>(clock_.Mono() - t0).count();
   return stats;
@@ -187,8 +284,17 @@ void PrintPlan(const PushPlan& plan) {
 Result<PushStats> Pusher::PushPath(const std::string& rel) {
   PushStats stats;
   if (!filter_.IncludesFile(rel)) return stats;
+  if (std::string bad = BadNameReason(rel); !bad.empty()) {
+    gaps_.Report(rel, GapReason::kName, bad);
+    return Fail(ErrorKind::kInvalidArgument, rel + ": " + bad);
+  }
   auto f = StatLocal(opts_.dir, rel);
-  if (!f) return std::unexpected(f.error());
+  if (!f) {
+    if (f.error().kind == ErrorKind::kNotFound) gaps_.Clear(rel);
+    if (f.error().kind == ErrorKind::kInvalidArgument)
+      gaps_.Report(rel, GapReason::kSpecial, "not a regular file");
+    return std::unexpected(f.error());
+  }
   {
     std::lock_guard lock(mu_);
     auto it = index_.find(rel);
@@ -197,19 +303,26 @@ Result<PushStats> Pusher::PushPath(const std::string& rel) {
       auto md5 = LocalMd5(opts_.dir, *f);
       if (md5 && *md5 == *it->second.meta->md5_hex) {
         stats.identical = 1;
+        gaps_.Clear(rel);
         return stats;
       }
     }
   }
-  auto bytes = Upload(rel);
-  if (!bytes) return std::unexpected(bytes.error());
+  std::optional<Gap> gap;
+  auto bytes = Upload(rel, gap);
+  if (gap) gaps_.Report(gap->rel, gap->reason, gap->detail);
+  if (!bytes) {
+    if (bytes.error().kind == ErrorKind::kNotFound) gaps_.Clear(rel);
+    return std::unexpected(bytes.error());
+  }
+  gaps_.Clear(rel);
   stats.uploaded = 1;
   stats.bytes = *bytes;
   stats.reached_remote = true;
   return stats;
 }
 
-Result<PushStats> Pusher::RemovePaths(const std::vector<std::string>& rels) {
+Result<PushStats> Pusher::RemovePaths(const std::vector<std::string>& rels, bool observed) {
   PushStats stats;
   std::vector<std::string> keys;
   {
@@ -230,12 +343,14 @@ Result<PushStats> Pusher::RemovePaths(const std::vector<std::string>& rels) {
     if (keys.empty()) return stats;
     /* Files removed one after the other arrive in several batches, some of them at the same
      * time: the guard counts this batch together with the deletions of the last
-     * opts_.guard_window and those still under way, against what was stored before them. */
+     * opts_.guard_window and those still under way, against what was stored before them.
+     * Deletions seen happening are the app's own doing and need no count: only an emptied
+     * folder (a lost volume looks the same from here) holds them. */
     const auto n = static_cast<std::int64_t>(keys.size());
     const std::int64_t recent = RecentDeletions(clock_.Mono());
-    stats.guard_reason = DeleteGuardVerdict(opts_.guard, n + recent + deleting_,
-                                            static_cast<std::int64_t>(index_.size()) + recent,
-                                            !HasAnyFile(opts_.dir, filter_));
+    stats.guard_reason = DeleteGuardVerdict(
+        observed ? DeleteGuard{} : opts_.guard, n + recent + deleting_,
+        static_cast<std::int64_t>(index_.size()) + recent, !HasAnyFile(opts_.dir, filter_));
     if (!stats.guard_reason.empty()) {
       stats.blocked_deletes = n;
       return stats;
@@ -253,9 +368,34 @@ Result<PushStats> Pusher::RemovePaths(const std::vector<std::string>& rels) {
   return stats;
 }
 
+Result<std::vector<std::string>> Pusher::Unconfirmed(std::size_t limit, std::size_t* count) {
+  auto tree = ScanTree(opts_.dir, filter_);
+  if (!tree) return std::unexpected(tree.error());
+  std::vector<std::string> names;
+  std::size_t total = 0;
+  auto add = [&](const std::string& rel) {
+    if (names.size() < limit) names.push_back(rel);
+    ++total;
+  };
+  {
+    std::lock_guard lock(mu_);
+    PushPlan plan = PlanPush(*tree, index_, filter_, DeleteGuard{},
+                             [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); });
+    for (const auto& rel : plan.uploads) add(rel);
+    for (const auto& rel : plan.verify) add(rel);
+  }
+  gaps_.ReplaceAll(tree->gaps, opts_.dir);
+  for (const Gap& g : tree->gaps) {
+    if (std::find(names.begin(), names.end(), g.rel) == names.end()) add(g.rel);
+  }
+  if (count) *count = total;
+  return names;
+}
+
 std::string SummaryLine(const PushStats& s) {
   std::string line = fmt::format("uploaded {} ({} bytes), deleted {}, identical {}, failed {}",
                                  s.uploaded, s.bytes, s.deleted, s.identical, s.failed);
+  if (s.unprotected) line += fmt::format(", not backed up {}", s.unprotected);
   if (s.changed_while_read) line += fmt::format(", changed while read {}", s.changed_while_read);
   if (s.blocked_deletes)
     line += fmt::format(", {} deletions blocked ({})", s.blocked_deletes, s.guard_reason);
@@ -269,12 +409,13 @@ std::int64_t Pusher::RecentDeletions(MonoTime now) {
   return total;
 }
 
-void Pusher::WarnSkipped(const std::string& rel, std::string_view why) {
-  {
-    std::lock_guard lock(mu_);
-    if (!warned_.insert(rel).second) return;
-  }
-  spdlog::warn(WithFields("skipped", {{"path", rel}, {"reason", why}}));
+void Pusher::HoldInferredDeletions(std::string why) {
+  std::lock_guard lock(mu_);
+  hold_inferred_ = std::move(why);
+}
+
+void Pusher::ReportSkipped(const std::string& rel, std::string_view why) {
+  gaps_.Report(rel, why.starts_with("symlink") ? GapReason::kSymlink : GapReason::kSpecial, why);
 }
 
 }  // namespace cfgsync

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "remote/remote.h"
 #include "sync/filter.h"
+#include "sync/gaps.h"
 #include "sync/push_plan.h"
 
 namespace cfgsync {
@@ -24,13 +25,17 @@ struct PushOptions {
   bool dry_run = false;
   // RemovePaths' guard counts the deletions made this long before together with its batch.
   Millis guard_window{60'000};
+  // Written into the marker file after a reconcile that stored everything ("" writes none).
+  std::string marker_id;
 };
 
 struct PushStats {
   std::int64_t uploaded = 0;
   std::int64_t deleted = 0;
   std::int64_t identical = 0;
-  std::int64_t failed = 0;
+  std::int64_t failed = 0;              // the remote refused or failed (or, after such a
+                                        // failure, the upload was not tried)
+  std::int64_t unprotected = 0;         // local files that cannot be backed up (Gaps)
   std::int64_t changed_while_read = 0;  // left for a later pass (the watcher retries)
   std::int64_t blocked_deletes = 0;
   std::string guard_reason;
@@ -39,6 +44,9 @@ struct PushStats {
   /* False when the answer came from the index alone (identical, excluded, nothing to delete):
    * such a success says nothing about whether the remote is reachable. */
   bool reached_remote = false;
+  // The first error the remote answered to an upload or delete of this pass: the pass failed
+  // even though the listing worked (a bucket policy without s3:PutObject, a full quota).
+  std::optional<Error> remote_error;
 };
 
 class Pusher {
@@ -46,9 +54,12 @@ class Pusher {
   Pusher(Remote& remote, const Filter& filter, PushOptions opts, Clock& clock);
 
   // Lists the remote (refreshing the index), scans the folder and applies the plan. Errors that
-  // stop the pass (listing failed, unreadable folder) are returned; per-file failures are
-  // counted. The guard's verdict is in the stats. Thread-compatible: one pass at a time.
-  Result<PushStats> Reconcile();
+  // stop the pass (listing failed, unreadable root) are returned; per-file failures are
+  // counted, files that cannot be read are recorded in gaps(), and the first remote failure
+  // stops further uploads (stats.remote_error). The guard's verdict is in the stats. `probe`
+  // (the remote was failing): the first upload goes alone, the rest only if it succeeds.
+  // Writes the marker after a pass the remote accepted. Thread-compatible: one pass at a time.
+  Result<PushStats> Reconcile(bool probe = false);
 
   // Lists the remote (refreshing the index), scans the folder and plans, changing nothing.
   // Files whose attributes need a HEAD to compare are in plan.verify.
@@ -61,27 +72,48 @@ class Pusher {
   // Pushes one file after a change: uploads it unless the index shows the same content and
   // attributes (then no request at all). Excluded paths cost nothing. kNotFound when the file
   // no longer exists (the caller batches it for RemovePaths); kChanged when it changed while
-  // being read (push it again later). Thread-safe.
+  // being read (push it again later); kUnreadable when it cannot be read (retry later) and
+  // kInvalidArgument when it is no regular file or its name cannot be stored (wait for the next
+  // event): both are recorded in gaps(). Thread-safe.
   Result<PushStats> PushPath(const std::string& rel);
 
   // Deletes from the backup every indexed key equal to one of `rels` or under it as a folder,
   // except paths that exist locally again. Subject to the guard: nothing is deleted when the
   // local folder is missing or holds no file, or when the batch, counted with the deletions of
   // the last opts.guard_window and those under way in other threads, exceeds --max-delete (the
-  // stats say so). Keys never uploaded cost no request. Thread-safe.
-  Result<PushStats> RemovePaths(const std::vector<std::string>& rels);
+  // stats say so). Keys never uploaded cost no request. `observed`: the removals were seen one
+  // by one as they happened (inotify, same root), so --max-delete does not apply; the folder
+  // being missing or empty still holds them. Thread-safe.
+  Result<PushStats> RemovePaths(const std::vector<std::string>& rels, bool observed = false);
+
+  // The local files that are not in the backup as they are now, judged against the index
+  // without any request (content, mode, owner and mtime as last stored or listed), followed by
+  // the unprotected paths; at most `limit` names, with the total in `count`. For the shutdown
+  // message: empty means every file is in the backup.
+  Result<std::vector<std::string>> Unconfirmed(std::size_t limit, std::size_t* count);
+
+  // From now on, every deletion a reconcile infers is held back (the guard reports `why`):
+  // after --dir was replaced, files missing from the new folder were never seen deleted.
+  // `cfgsync sync --allow-deletions` (another process) applies them. Thread-safe.
+  void HoldInferredDeletions(std::string why);
+
+  // What cannot be backed up now. Thread-safe.
+  const Gaps& gaps() const { return gaps_; }
 
   // Number of objects the index knows.
   std::size_t IndexSize() const;
 
-  // Logs a warning that `rel` is skipped and why (a symlink, a socket...), the first time only:
-  // full scans and watch events find the same entry again and again. Thread-safe.
-  void WarnSkipped(const std::string& rel, std::string_view why);
+  // Records that `rel` is a symlink or special file (the watcher saw it replace a file).
+  void ReportSkipped(const std::string& rel, std::string_view why);
 
  private:
-  Result<std::uint64_t> Upload(const std::string& rel);
-  Status Verify(const std::string& rel, PushStats& stats);
-  Status ApplyPlan(const PushPlan& plan, PushStats& stats);
+  struct Scanned;  // a plan with the tree's gaps
+  Result<Scanned> PlanWithGaps();
+  // Opens `rel` to check it can be read; the failure is a gap in `gap` when the file is at fault.
+  Status CheckReadable(const std::string& rel, std::optional<Gap>& gap);
+  Result<std::uint64_t> Upload(const std::string& rel, std::optional<Gap>& gap);
+  Status Verify(const std::string& rel, PushStats& stats, std::optional<Gap>& gap);
+  Status ApplyPlan(const PushPlan& plan, PushStats& stats, std::vector<Gap>& gaps, bool probe);
 
   Remote& remote_;
   const Filter& filter_;
@@ -92,7 +124,8 @@ class Pusher {
 
   mutable std::mutex mu_;  // guards everything below
   RemoteIndex index_;
-  std::set<std::string, std::less<>> warned_;
+  Gaps gaps_;
+  std::string hold_inferred_;  // why every inferred deletion is held, "" when none is
   std::deque<std::pair<MonoTime, std::int64_t>> recent_;  // (when, objects deleted)
   std::int64_t deleting_ = 0;                             // objects being deleted right now
 };

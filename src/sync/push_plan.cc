@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <set>
@@ -31,6 +32,11 @@ Verdict Compare(const LocalFile& f, const RemoteEntry& r, const Md5Of& md5_of) {
   // if its ctime is older: skip the HEAD that would tell.
   if (ToWall(f.version.ctime) < r.modified) return stored ? Verdict::kIdentical : Verdict::kVerify;
   return Verdict::kVerify;
+}
+
+// Whether `key` lies in one of the folders the scan could not read (a handful at most).
+bool UnderUnreadable(std::string_view key, const std::vector<std::string>& dirs) {
+  return std::any_of(dirs.begin(), dirs.end(), [&](const auto& d) { return IsUnder(key, d); });
 }
 
 }  // namespace
@@ -115,6 +121,7 @@ PushPlan PlanPush(const LocalTree& local, const RemoteIndex& remote, const Filte
   std::vector<std::string> deletes;
   for (const auto& [key, entry] : remote) {
     if (present.contains(key) || key.ends_with('/') || !filter.IncludesFile(key)) continue;
+    if (UnderUnreadable(key, local.unreadable_dirs)) continue;  // unknown, not deleted
     deletes.push_back(key);
   }
   auto n = static_cast<std::int64_t>(deletes.size());

@@ -61,7 +61,8 @@ bool SameAttributes(const FileMeta& local, const FileMeta& stored);
 // Plans one reconcile. Content is compared by MD5 (`md5_of` is called only when sizes match);
 // an object whose content matches but whose attributes are unknown is "verify" when the local
 // file's ctime is newer than the stored object, else identical. Remote keys absent locally and
-// included by the filter are deleted unless the guard trips: the local root is missing or
+// included by the filter are deleted (except those under a folder the scan could not read,
+// local.unreadable_dirs) unless the guard trips: the local root is missing or
 // holds no file, or the count exceeds the guard. Excluded remote keys are never deleted.
 PushPlan PlanPush(const LocalTree& local, const RemoteIndex& remote, const Filter& filter,
                   const DeleteGuard& guard, const Md5Of& md5_of);

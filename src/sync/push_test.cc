@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -594,6 +596,131 @@ TEST_F(PusherTest, PerFileUploadFailureIsCountedNotFatal) {
   ASSERT_TRUE(again) << Text(again);
   EXPECT_EQ(again->uploaded, 1);
   EXPECT_EQ(mem_.Content("b.ini"), std::string("bravo"));
+}
+
+TEST_F(PusherTest, ARemoteThatRefusesWritesStopsThePass) {
+  for (int i = 0; i < 40; ++i) WriteFile(dir_ / ("f" + std::to_string(i) + ".ini"), "x");
+  FaultRemote fault(mem_);
+  std::atomic<int> puts{0};
+  fault.SetHook([&](RemoteOp op, std::string_view) -> std::optional<Error> {
+    if (op != RemoteOp::kPut) return std::nullopt;
+    ++puts;
+    return Error{ErrorKind::kAuth, "AccessDenied", 403};
+  });
+  Pusher pusher(fault, filter_, Opts(), RealClock::Get());
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  ASSERT_TRUE(stats->remote_error);
+  EXPECT_EQ(stats->remote_error->kind, ErrorKind::kAuth);
+  EXPECT_EQ(stats->failed, 40);
+  EXPECT_LE(puts.load(), Opts().transfers);  // those already started, no more
+  puts = 0;
+  auto probe = pusher.Reconcile(true);
+  ASSERT_TRUE(probe) << Text(probe);
+  EXPECT_EQ(puts.load(), 1);  // a probe sends one upload alone
+  EXPECT_TRUE(RemoteKeys().empty());
+}
+
+TEST_F(PusherTest, SpecialFilesAndBadNamesAreGapsNeverUploads) {
+  WriteFile(dir_ / "ok.ini", "ok");
+  WriteFile(dir_ / "bad\nname.ini", "x");
+  WriteFile(dir_ / "esc\x1b[31m.ini", "x");
+  ASSERT_EQ(::mkfifo((dir_ / "pipe.ini").c_str(), 0600), 0);
+  fs::create_symlink("ok.ini", dir_ / "link.ini");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(RemoteKeys(), std::vector<std::string>{"ok.ini"});
+  EXPECT_EQ(stats->unprotected, 4);
+  auto gaps = pusher.gaps().List(10);
+  ASSERT_EQ(gaps.size(), 4u);
+  std::map<std::string, GapReason> by_path;
+  for (const Gap& g : gaps) by_path[g.rel] = g.reason;
+  EXPECT_EQ(by_path["bad\nname.ini"], GapReason::kName);
+  EXPECT_EQ(by_path["esc\x1b[31m.ini"], GapReason::kName);
+  EXPECT_EQ(by_path["pipe.ini"], GapReason::kSpecial);
+  EXPECT_EQ(by_path["link.ini"], GapReason::kSymlink);
+  auto push = pusher.PushPath("bad\nname.ini");
+  EXPECT_FALSE(push);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kPut), 1);
+  std::size_t count = 0;
+  auto unconfirmed = pusher.Unconfirmed(10, &count);
+  ASSERT_TRUE(unconfirmed);
+  EXPECT_EQ(count, 4u);  // the gaps: ok.ini is in the backup
+  fs::remove(dir_ / "bad\nname.ini");
+  fs::remove(dir_ / "esc\x1b[31m.ini");
+  fs::remove(dir_ / "pipe.ini");
+  fs::remove(dir_ / "link.ini");
+  ASSERT_TRUE(pusher.Reconcile());
+  EXPECT_EQ(pusher.gaps().Count(), 0u);
+}
+
+TEST_F(PusherTest, UnconfirmedNamesFilesChangedSinceTheyWereStored) {
+  WriteFile(dir_ / "a.ini", "a");
+  WriteFile(dir_ / "b.ini", "b");
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  std::size_t count = 9;
+  auto before = pusher.Unconfirmed(10, &count);
+  ASSERT_TRUE(before);
+  EXPECT_EQ(count, 2u);  // nothing stored yet
+  ASSERT_TRUE(pusher.Reconcile());
+  auto synced = pusher.Unconfirmed(10, &count);
+  ASSERT_TRUE(synced);
+  EXPECT_EQ(count, 0u);
+  WriteFile(dir_ / "b.ini", "b2");
+  auto changed = pusher.Unconfirmed(10, &count);
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(*changed, std::vector<std::string>{"b.ini"});
+  EXPECT_EQ(count, 1u);
+}
+
+TEST_F(PusherRemoveTest, ObservedRemovalsAreNotCountedByTheGuard) {
+  Populate(20);
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  std::vector<std::string> gone;
+  for (int i = 0; i < 15; ++i) {
+    fs::remove(dir_ / Name(i));
+    gone.push_back(Name(i));
+  }
+  auto inferred = pusher.RemovePaths(gone);
+  ASSERT_TRUE(inferred) << Text(inferred);
+  EXPECT_EQ(inferred->blocked_deletes, 15);
+  auto observed = pusher.RemovePaths(gone, true);
+  ASSERT_TRUE(observed) << Text(observed);
+  EXPECT_EQ(observed->deleted, 15);
+  for (int i = 15; i < 20; ++i) fs::remove(dir_ / Name(i));
+  auto emptied = pusher.RemovePaths({Name(15)}, true);
+  ASSERT_TRUE(emptied) << Text(emptied);
+  EXPECT_EQ(emptied->blocked_deletes, 1);  // an emptied folder still deletes nothing
+}
+
+TEST_F(PusherRemoveTest, AfterTheRootWasReplacedInferredDeletionsAreHeld) {
+  Populate(20);
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  fs::remove(dir_ / Name(0));
+  pusher.HoldInferredDeletions("replaced");
+  auto stats = pusher.Reconcile();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->deleted, 0);
+  EXPECT_EQ(stats->blocked_deletes, 1);
+  EXPECT_EQ(stats->guard_reason, "replaced");
+}
+
+TEST(PushPlanUnreadableTest, KeysUnderAnUnreadableFolderAreNotDeleted) {
+  LocalTree tree;
+  tree.root_exists = true;
+  tree.files.push_back(LocalFile{"a.ini", {}, {}});
+  tree.unreadable_dirs = {"private"};
+  RemoteIndex index;
+  for (const char* k : {"a.ini", "private/x.ini", "private/sub/y.ini", "private-2/z.ini"})
+    index[k] = RemoteEntry{};
+  Filter filter = *Filter::Build(FilterOptions{});
+  PushPlan plan = PlanPush(tree, index, filter, DeleteGuard{}, [](const LocalFile&) {
+    return std::optional<std::string>("d41d8cd98f00b204e9800998ecf8427e");
+  });
+  EXPECT_EQ(plan.deletes, std::vector<std::string>{"private-2/z.ini"});
 }
 
 TEST(PushSummaryLineTest, MentionsCountsAndBlockedDeletions) {

@@ -19,6 +19,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/parallel.h"
+#include "core/text.h"
 #include "sync/group_commit.h"
 #include "sync/listing_feed.h"
 #include "sync/safe_dir.h"
@@ -273,19 +274,6 @@ RestorePlan ResolveStats(Run& run, std::vector<ObjectInfo>& listing, const Local
   return PlanRestore(listing, tree, filter, run.opts.policy, md5_of);
 }
 
-// Control bytes of hostile keys are shown escaped, so a key cannot forge lines of the plan.
-std::string Printable(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 void PrintDryRun(const RestorePlan& plan) {
   for (const auto& s : plan.steps) {
     std::string line = fmt::format("{:<15} {}", ActionName(s.action), Printable(s.rel));
@@ -343,14 +331,20 @@ struct Target {
   std::unique_ptr<Run> run;
 };
 
-Result<Target> PrepareTarget(Remote& remote, const Filter& filter, const RestoreOptions& opts) {
-  if (!opts.dry_run) {
-    bool created = !std::filesystem::exists(opts.dir);
-    if (auto ok = MakeDirs(opts.dir); !ok) return std::unexpected(ok.error());
-    if (created && opts.chown && ::chown(opts.dir.c_str(), opts.chown->uid, opts.chown->gid) != 0) {
-      return std::unexpected(ErrnoError("chown", opts.dir));
-    }
+// Creates --dir when it is missing (given --chown's owner), so that the sidecar has a folder
+// to watch even after a first deployment.
+Status CreateDir(const RestoreOptions& opts) {
+  if (opts.dry_run) return {};
+  bool created = !std::filesystem::exists(opts.dir);
+  if (auto ok = MakeDirs(opts.dir); !ok) return ok;
+  if (created && opts.chown && ::chown(opts.dir.c_str(), opts.chown->uid, opts.chown->gid) != 0) {
+    return std::unexpected(ErrnoError("chown", opts.dir));
   }
+  return {};
+}
+
+Result<Target> PrepareTarget(Remote& remote, const Filter& filter, const RestoreOptions& opts) {
+  if (auto ok = CreateDir(opts); !ok) return std::unexpected(ok.error());
   Target t;
   t.root = UniqueFd(::open(opts.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!t.root && !(opts.dry_run && errno == ENOENT))
@@ -413,11 +407,15 @@ Result<RestoreStats> RunRestore(Remote& remote, const Filter& filter, const Rest
   if (Status listed = feed.Result(); !listed && !(target && target->run->abort)) {
     if (feed.PagesDelivered() == 0 && listed.error().kind == ErrorKind::kNoSuchBucket &&
         opts.allow_missing_bucket) {
+      if (auto ok = CreateDir(opts); !ok) return std::unexpected(ok.error());
       return RestoreStats{.first_deployment = true};
     }
     return std::unexpected(ListingError(listed.error(), opts));
   }
-  if (!target) return RestoreStats{.first_deployment = true};
+  if (!target) {
+    if (auto ok = CreateDir(opts); !ok) return std::unexpected(ok.error());
+    return RestoreStats{.first_deployment = true};
+  }
   Run& run = *target->run;
   if (run.group) run.group->Drain();
   if (!opts.dry_run && !run.fatal) {

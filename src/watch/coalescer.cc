@@ -8,13 +8,16 @@ Coalescer::Coalescer(Millis debounce, Millis max_delay)
     : debounce_(std::max(debounce, Millis(0))), max_delay_(std::max(max_delay, Millis(0))) {}
 
 void Coalescer::Touch(const std::string& rel, ChangeKind kind, MonoTime now) {
-  Entry& e = entries_[rel];
+  auto [it, fresh] = entries_.try_emplace(rel);
+  Entry& e = it->second;
+  if (fresh) e.since = now;
   if (!e.touched) {
     e.touched = true;
     e.first = now;
   }
   e.last = now;
   if (e.retry && e.retry_same_kind_only && e.kind != kind) e.retry = false;
+  if (e.retry && e.retry_until_touched) e.retry = false;
   e.kind = kind;
 }
 
@@ -39,6 +42,13 @@ std::vector<DueChange> Coalescer::TakeDue(MonoTime now) {
   return due;
 }
 
+std::optional<DueChange> Coalescer::TakeOneDue(MonoTime now) {
+  for (auto& [rel, e] : entries_) {
+    if (Waiting(e) && DueAt(e) <= now) return HandOut(rel, e);
+  }
+  return std::nullopt;
+}
+
 std::vector<DueChange> Coalescer::TakeAll() {
   std::vector<DueChange> all;
   for (auto& [rel, e] : entries_) {
@@ -56,26 +66,56 @@ std::vector<DueChange> Coalescer::TakeRemovals() {
 }
 
 void Coalescer::Done(const std::string& rel, bool ok, MonoTime retry_at) {
-  Finish(rel, ok, retry_at, false);
+  Finish(rel, ok, retry_at, Floor::kAlways);
 }
 
 void Coalescer::HoldBack(const std::string& rel, MonoTime retry_at) {
-  Finish(rel, false, retry_at, true);
+  Finish(rel, false, retry_at, Floor::kSameKindOnly);
 }
 
-void Coalescer::Finish(const std::string& rel, bool ok, MonoTime retry_at, bool same_kind_only) {
+void Coalescer::Defer(const std::string& rel, MonoTime retry_at) {
+  Finish(rel, false, retry_at, Floor::kUntilTouched);
+}
+
+void Coalescer::RetryAt(const std::string& rel, MonoTime at) {
+  auto [it, fresh] = entries_.try_emplace(rel);
+  Entry& e = it->second;
+  if (!fresh) return;
+  e.kind = ChangeKind::kChanged;
+  e.retry = true;
+  e.retry_until_touched = true;
+  e.not_before = at;
+  e.since = at;
+}
+
+std::optional<MonoTime> Coalescer::OldestChange() const {
+  std::optional<MonoTime> oldest;
+  for (const auto& [rel, e] : entries_) {
+    if (!oldest || e.since < *oldest) oldest = e.since;
+  }
+  return oldest;
+}
+
+void Coalescer::Finish(const std::string& rel, bool ok, MonoTime retry_at, Floor floor) {
   auto it = entries_.find(rel);
   if (it == entries_.end() || !it->second.in_flight) return;
   Entry& e = it->second;
   e.in_flight = false;
   if (ok) {
-    if (!e.touched) entries_.erase(it);
+    if (!e.touched) {
+      entries_.erase(it);
+    } else {
+      e.since = e.first;  // what was handed out is stored; the new burst is what is behind
+    }
     return;
   }
+  const bool same_kind_only = floor == Floor::kSameKindOnly;
   e.retry = true;
   e.retry_same_kind_only = same_kind_only;
+  e.retry_until_touched = floor == Floor::kUntilTouched;
   e.not_before = retry_at;
   if (same_kind_only && e.touched && e.kind != ChangeKind::kRemoved) e.retry = false;
+  if (e.retry_until_touched && e.touched) e.retry = false;
 }
 
 std::optional<MonoTime> Coalescer::NextDeadline() const {

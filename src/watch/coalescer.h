@@ -42,6 +42,9 @@ class Coalescer {
   // marks them in flight.
   std::vector<DueChange> TakeDue(MonoTime now);
 
+  // As TakeDue, but hands out at most one path: a probe while the remote is down.
+  std::optional<DueChange> TakeOneDue(MonoTime now);
+
   // For shutdown: returns every queued path that is not in flight, ignoring deadlines and retry
   // times, and marks them in flight. Paths in flight that were touched again become available
   // to the next TakeAll() after their Done().
@@ -62,6 +65,18 @@ class Coalescer {
   // is uploaded after the usual debounce, not after `retry_at`.
   void HoldBack(const std::string& rel, MonoTime retry_at);
 
+  // Done(rel, false, retry_at) for a file that cannot be read now: any new event for it (its
+  // chmod or chown) makes it due after the usual debounce instead of at `retry_at`.
+  void Defer(const std::string& rel, MonoTime retry_at);
+
+  // Queues `rel` (a file found unreadable by a scan) to be tried at `at`, as Defer does; a path
+  // already queued or in flight is left as it is.
+  void RetryAt(const std::string& rel, MonoTime at);
+
+  // The first event of the oldest change still queued or in flight (failed pushes included),
+  // or nullopt when nothing is pending: how far the backup is behind.
+  std::optional<MonoTime> OldestChange() const;
+
   // The earliest instant at which a queued path not in flight becomes due, or nullopt when
   // none is waiting (paths in flight have no deadline until Done()).
   std::optional<MonoTime> NextDeadline() const;
@@ -76,9 +91,11 @@ class Coalescer {
     bool touched = false;               // an event arrived since the path was last handed out
     bool retry = false;                 // a failed push waits for not_before
     bool retry_same_kind_only = false;  // ...unless the kind changes (HoldBack)
+    bool retry_until_touched = false;   // ...unless any event arrives (Defer)
     MonoTime first{};                   // first event of the current burst (valid when touched)
     MonoTime last{};                    // latest event (valid when touched)
     MonoTime not_before{};              // retry floor after a failure
+    MonoTime since{};                   // first event not yet in the backup
   };
 
   // Whether `e` waits to be handed out (queued and not in flight).
@@ -86,7 +103,8 @@ class Coalescer {
   // When a waiting entry becomes due.
   MonoTime DueAt(const Entry& e) const;
   // Marks `e` in flight and returns what to hand out for it.
-  void Finish(const std::string& rel, bool ok, MonoTime retry_at, bool same_kind_only);
+  enum class Floor { kAlways, kSameKindOnly, kUntilTouched };
+  void Finish(const std::string& rel, bool ok, MonoTime retry_at, Floor floor);
   static DueChange HandOut(const std::string& rel, Entry& e);
 
   Millis debounce_;

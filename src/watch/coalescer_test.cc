@@ -244,3 +244,64 @@ TEST_F(CoalescerTest, HeldBackRemovalTouchedAgainAsARemovalStillWaits) {
 
 }  // namespace
 }  // namespace cfgsync
+
+namespace cfgsync {
+namespace {
+
+class CoalescerRetryTest : public ::testing::Test {
+ protected:
+  Coalescer c_{Millis(500), Millis(5000)};
+};
+
+TEST_F(CoalescerRetryTest, DeferWaitsUnlessTheFileIsTouchedAgain) {
+  c_.Touch("secret.ini", ChangeKind::kChanged, At(Millis(0)));
+  ASSERT_EQ(c_.TakeDue(At(Millis(500))), Due{Changed("secret.ini")});
+  c_.Defer("secret.ini", At(Millis(60000)));
+  EXPECT_TRUE(c_.TakeDue(At(Millis(10000))).empty());
+  c_.Touch("secret.ini", ChangeKind::kChanged, At(Millis(10000)));  // its chmod
+  EXPECT_EQ(c_.TakeDue(At(Millis(10500))), Due{Changed("secret.ini")});
+}
+
+TEST_F(CoalescerRetryTest, DoneKeepsItsFloorEvenWhenTouched) {
+  c_.Touch("a.ini", ChangeKind::kChanged, At(Millis(0)));
+  ASSERT_EQ(c_.TakeDue(At(Millis(500))).size(), 1u);
+  c_.Done("a.ini", false, At(Millis(60000)));
+  c_.Touch("a.ini", ChangeKind::kChanged, At(Millis(1000)));
+  EXPECT_TRUE(c_.TakeDue(At(Millis(10000))).empty());
+  EXPECT_EQ(c_.TakeDue(At(Millis(60000))).size(), 1u);
+}
+
+TEST_F(CoalescerRetryTest, RetryAtQueuesOnlyUnknownPaths) {
+  c_.RetryAt("a.ini", At(Millis(2000)));
+  EXPECT_EQ(c_.NextDeadline(), At(Millis(2000)));
+  c_.Touch("b.ini", ChangeKind::kChanged, At(Millis(0)));
+  c_.RetryAt("b.ini", At(Millis(9000)));  // already queued: left alone
+  EXPECT_EQ(c_.TakeDue(At(Millis(2000))), (Due{Changed("a.ini"), Changed("b.ini")}));
+}
+
+TEST_F(CoalescerRetryTest, OldestChangeTracksWhatIsNotStored) {
+  EXPECT_EQ(c_.OldestChange(), std::nullopt);
+  c_.Touch("a.ini", ChangeKind::kChanged, At(Millis(100)));
+  c_.Touch("b.ini", ChangeKind::kChanged, At(Millis(300)));
+  ASSERT_EQ(c_.TakeDue(At(Millis(800))).size(), 2u);
+  c_.Done("a.ini", false, At(Millis(5000)));  // failed: still behind since 100
+  c_.Done("b.ini", true, At(Millis(800)));
+  EXPECT_EQ(c_.OldestChange(), At(Millis(100)));
+  ASSERT_EQ(c_.TakeDue(At(Millis(5000))).size(), 1u);
+  c_.Touch("a.ini", ChangeKind::kChanged, At(Millis(6000)));  // a new burst while in flight
+  c_.Done("a.ini", true, At(Millis(6100)));
+  EXPECT_EQ(c_.OldestChange(), At(Millis(6000)));
+}
+
+TEST_F(CoalescerRetryTest, TakeOneDueHandsOutASingleProbe) {
+  c_.Touch("a.ini", ChangeKind::kChanged, At(Millis(0)));
+  c_.Touch("b.ini", ChangeKind::kChanged, At(Millis(0)));
+  auto one = c_.TakeOneDue(At(Millis(500)));
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->rel, "a.ini");
+  EXPECT_EQ(c_.TakeDue(At(Millis(500))), Due{Changed("b.ini")});
+  EXPECT_EQ(c_.TakeOneDue(At(Millis(500))), std::nullopt);
+}
+
+}  // namespace
+}  // namespace cfgsync

@@ -102,6 +102,7 @@ int InotifyWatcher::AddWatch(const std::string& rel) {
 
 void InotifyWatcher::ReportUnwatched(const std::string& rel, int err, Walk& walk) {
   complete_ = false;
+  unwatched_.insert(rel);
   if (walk.reported) return;
   walk.reported = true;
   if (err == ENOSPC) {
@@ -116,6 +117,7 @@ void InotifyWatcher::ReportUnwatched(const std::string& rel, int err, Walk& walk
 void InotifyWatcher::AddTree(const std::string& rel, Walk& walk) {
   if (const int wd = AddWatch(rel); wd >= 0) {
     if (walk.seen) walk.seen->insert(wd);
+    unwatched_.erase(rel);
   } else if (IsGoneErrno(errno)) {
     return;  // removed or replaced meanwhile: the events for that tell the rest
   } else {
@@ -141,7 +143,7 @@ void InotifyWatcher::WalkDir(const std::string& rel, Walk& walk) {
   std::vector<std::string> subdirs;
   while (const dirent* e = ::readdir(dir)) {
     const std::string_view name = e->d_name;
-    if (name == "." || name == ".." || IsTempName(name)) continue;
+    if (name == "." || name == ".." || IsInternalName(name)) continue;
     std::string child = Join(rel, name);
     struct stat st;
     if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
@@ -153,6 +155,20 @@ void InotifyWatcher::WalkDir(const std::string& rel, Walk& walk) {
   }
   ::closedir(dir);
   for (const auto& sub : subdirs) AddTree(sub, walk);
+}
+
+std::vector<FsEvent> InotifyWatcher::RetryUnwatched() {
+  std::vector<FsEvent> out;
+  if (root_lost_ || unwatched_.empty()) return out;
+  const std::set<std::string> missing = std::exchange(unwatched_, {});
+  Walk walk{true, out};
+  walk.reported = true;  // said when they were first lost: no new kRescan per retry
+  for (const auto& rel : missing) {
+    if (unwatched_.contains(rel)) continue;  // met again below a parent retried before it
+    AddTree(rel, walk);
+  }
+  complete_ = unwatched_.empty();
+  return out;
 }
 
 void InotifyWatcher::DropTree(const std::string& rel) {
@@ -204,6 +220,7 @@ void InotifyWatcher::LoseRoot(std::string why, std::vector<FsEvent>& out) {
 
 void InotifyWatcher::Resync(std::vector<FsEvent>& out) {
   complete_ = true;
+  unwatched_.clear();
   std::unordered_set<int> seen;
   Walk walk{false, out, &seen};
   AddTree("", walk);
@@ -261,7 +278,7 @@ void InotifyWatcher::Handle(int wd, std::uint32_t mask, std::uint32_t cookie, st
     HandleSelf(wd, mask, out);
     return;
   }
-  if (IsTempName(name)) return;
+  if (IsInternalName(name)) return;
   const std::string rel = Join(it->second, name);
   if (mask & IN_ISDIR) {
     HandleDir(mask, cookie, rel, out);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -81,8 +82,25 @@ class InotifyWatcher {
   // denied, root lost): changes there are only found by scans. A queue overflow re-checks.
   bool Complete() const { return complete_; }
 
+  // Number of folders the filter may include that have no watch (out of watches, permission).
+  std::size_t UnwatchedDirs() const { return unwatched_.size(); }
+
+  // True once the root was removed, moved away or unmounted: the watcher is spent; open a new
+  // one on the path (it may hold another folder by now).
+  bool RootLost() const { return root_lost_; }
+
+  // Tries again to watch the folders that have no watch. A folder watched now is scanned and
+  // its files reported kChanged (they may have changed unseen); for a folder still without a
+  // watch, its files are reported kChanged all the same, so that polling finds what inotify
+  // cannot. Changes nothing when every folder is watched.
+  std::vector<FsEvent> RetryUnwatched();
+
   // Test hook: behave as if the kernel had only `n` more watches to give (ENOSPC after that).
   void LimitWatchesForTest(std::size_t n) { watch_budget_ = n; }
+  // Test hook: give `n` more watches (as raising fs.inotify.max_user_watches would).
+  void AddWatchesForTest(std::size_t n) {
+    if (watch_budget_) *watch_budget_ += n;
+  }
 
  private:
   struct Walk;  // state of one AddTree/Resync pass
@@ -126,6 +144,7 @@ class InotifyWatcher {
   std::map<std::string, int> wd_by_rel_;  // ordered, so a subtree is a contiguous range
   bool complete_ = true;
   bool root_lost_ = false;
+  std::set<std::string> unwatched_;  // folders that could not be watched, for RetryUnwatched
   std::optional<std::size_t> watch_budget_;
   std::vector<FsEvent> pending_;  // found by Open, returned by the first ReadEvents
   // Folders moved away during the current ReadEvents, by cookie, until their IN_MOVED_TO

@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -18,6 +19,8 @@
 
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/text.h"
+#include "watch/app_processes.h"
 #include "watch/coalescer.h"
 #include "watch/inotify_watcher.h"
 
@@ -28,16 +31,22 @@ using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 constexpr Millis kGuardRecheck{30'000};      // how often held-back deletions are looked at again
-constexpr Millis kWatcherRetry{5'000};       // how often a missing --dir is looked for
+constexpr Millis kRootPoll{250};             // how often a missing --dir is looked for
+constexpr Millis kHousekeeping{5'000};       // --dir's identity, unwatched folders
 constexpr Millis kIncompleteRescan{60'000};  // full rescans while some folder has no watch
-// Retries of pushes while the remote is down: short enough that everything arrives within a
-// few seconds of its return (a reconcile then also restores objects the outage lost).
-constexpr Millis kMaxBackoff{5'000};
+/* Retries while the remote fails: short for outages (everything arrives within seconds of the
+ * remote's return), long for refusals that only a person can cure (a policy, a quota). */
+constexpr Millis kMaxOutageBackoff{5'000};
+constexpr Millis kMaxRefusalBackoff{120'000};
+// Retries of a local file that cannot be read: a chmod/chown event retries at once.
+constexpr Millis kMaxLocalBackoff{300'000};
+constexpr std::size_t kShutdownNames = 5;
 
 struct Job {
   enum class Kind { kPush, kRemove, kReconcile } kind;
   std::vector<std::string> rels;
   MonoTime submitted{};
+  bool probe = false;  // sent while the remote was failing
 };
 
 struct JobResult {
@@ -47,6 +56,35 @@ struct JobResult {
 
 std::int64_t MonoMs(MonoTime t) {
   return duration_cast<milliseconds>(t.time_since_epoch()).count();
+}
+
+// The remote error a job's outcome carries, if any (a failed reconcile's uploads included);
+// local files at fault are not the remote's.
+std::optional<Error> RemoteFailure(const Result<PushStats>& outcome) {
+  if (outcome) return outcome->remote_error;
+  switch (outcome.error().kind) {
+    case ErrorKind::kChanged:
+    case ErrorKind::kNotFound:
+    case ErrorKind::kIo:
+    case ErrorKind::kUnreadable:
+    case ErrorKind::kInvalidArgument:
+      return std::nullopt;
+    default:
+      return outcome.error();
+  }
+}
+
+// Identity of a folder, to notice it being replaced (a new folder or a mount over it).
+struct DirId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const DirId&) const = default;
+};
+
+std::optional<DirId> IdOf(const std::filesystem::path& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+  return DirId{st.st_dev, st.st_ino};
 }
 
 }  // namespace
@@ -66,8 +104,8 @@ struct Sidecar::Impl {
   RealClock& clock = RealClock::Get();
   Coalescer coalescer;
   std::unique_ptr<InotifyWatcher> watcher;
+  std::optional<DirId> root_id;
   UniqueFd epoll, timer, done_event, ping;
-  std::map<int, std::function<void()>> extra_fds;
 
   // Worker pool.
   std::mutex mu;
@@ -83,33 +121,55 @@ struct Sidecar::Impl {
   bool stopping = false;
   std::optional<MonoTime> reconcile_at;
   std::optional<MonoTime> watcher_retry_at;
+  MonoTime housekeeping_at{};
+  bool root_missing_said = false;
   int failures_in_a_row = 0;
+  std::optional<MonoTime> probe_at;  // while the remote fails: when to try it again
+  bool probe_in_flight = false;
   MonoTime remote_back_at{};  // when the remote last came back after an outage
+  std::optional<MonoTime> reconcile_failing_since;
+  std::map<std::string, int> local_failures;  // unreadable files: attempts so far
+  bool owner_hint_said = false;
   std::string guard_reason;
   /* The guard is tripped while some removal it held back is still wanted: such paths leave
    * this set when they are deleted after all, or uploaded again because the files came back. */
   std::set<std::string> held_back;
-  bool reconcile_held_back = false;
+  std::int64_t reconcile_held = 0;
+
+  // Shutdown.
+  std::optional<MonoTime> stop_requested;  // when SIGTERM arrived
+  MonoTime last_fs_event{};
+  AppProcesses app;
 
   void UpdateGuard();
-
   Status Setup();
   void StartWorkers();
   void Worker();
   void Submit(Job job);
   void OpenWatcher(MonoTime now);
+  void DropWatcher();
+  void LoseRoot(MonoTime now);
+  void Housekeeping(MonoTime now);
   void OnFsEvents(MonoTime now);
+  void Apply(std::vector<FsEvent> events, MonoTime now);
   void OnResults(MonoTime now);
   void OnPushResult(const JobResult& r, MonoTime now);
   void OnRemoveResult(const JobResult& r, MonoTime now);
   void OnReconcileResult(const JobResult& r, MonoTime now);
+  void ScheduleAfterReconcile(const PushStats& s, MonoTime now);
   void NoteRemote(const JobResult& r, MonoTime now);
-  MonoTime Backoff(MonoTime now) const;
-  void Dispatch(std::vector<DueChange> due);
+  MonoTime Backoff(MonoTime now, const Error& e) const;
+  MonoTime LocalBackoff(const std::string& rel, MonoTime now);
+  void Dispatch(std::vector<DueChange> due, bool probe = false);
   void DispatchDue(MonoTime now);
+  void DispatchProbe(MonoTime now);
   void ArmTimer(MonoTime now);
+  void UpdateBehind();
+  bool LingerDone(MonoTime now);
   int Shutdown();
   void Drain(MonoTime deadline);
+  // `unpushed`: changes still pending or in flight at the deadline.
+  int Verdict(std::size_t unpushed);
 };
 
 Status Sidecar::Impl::Setup() {
@@ -118,10 +178,6 @@ Status Sidecar::Impl::Setup() {
   done_event = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!epoll || !timer || !done_event) return Fail(ErrorKind::kIo, "event loop set-up failed");
   for (int fd : {timer.get(), done_event.get(), ping.get()}) {
-    epoll_event ev{EPOLLIN, {.fd = fd}};
-    ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev);
-  }
-  for (const auto& [fd, cb] : extra_fds) {
     epoll_event ev{EPOLLIN, {.fd = fd}};
     ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev);
   }
@@ -148,10 +204,10 @@ void Sidecar::Impl::Worker() {
         outcome = pusher.PushPath(job.rels.front());
         break;
       case Job::Kind::kRemove:
-        outcome = pusher.RemovePaths(job.rels);
+        outcome = pusher.RemovePaths(job.rels, true);
         break;
       case Job::Kind::kReconcile:
-        outcome = pusher.Reconcile();
+        outcome = pusher.Reconcile(job.probe);
         break;
     }
     {
@@ -165,6 +221,7 @@ void Sidecar::Impl::Worker() {
 
 void Sidecar::Impl::Submit(Job job) {
   ++jobs_in_flight;
+  if (job.probe) probe_in_flight = true;
   job.submitted = clock.Mono();
   if (job.kind == Job::Kind::kReconcile) reconcile_running = true;
   {
@@ -174,32 +231,86 @@ void Sidecar::Impl::Submit(Job job) {
   cv.notify_one();
 }
 
-// Watches --dir; while it is missing (volume not mounted yet), looks again every few seconds.
+/* Watches --dir. While it is missing (a volume mounted late, an app that recreates its
+ * folder) it is looked for every kRootPoll; once it is there again, a full reconcile compares
+ * the new folder with the backup (deletions it infers stay under the guard). */
 void Sidecar::Impl::OpenWatcher(MonoTime now) {
   auto w = InotifyWatcher::Open(opts.dir, filter);
   if (!w) {
-    if (!watcher_retry_at)
-      spdlog::error("cannot watch {}: {}; retrying every 5s", opts.dir.string(), w.error().message);
-    watcher_retry_at = now + kWatcherRetry;
+    if (!root_missing_said) {
+      spdlog::error("cannot watch {}: {}; nothing is deleted from the backup while it is missing",
+                    opts.dir.string(), w.error().message);
+      root_missing_said = true;
+    }
+    watcher_retry_at = now + kRootPoll;
     return;
   }
-  if (watcher_retry_at) spdlog::info("watching {} again", opts.dir.string());
+  bool again = root_missing_said;
+  root_missing_said = false;
   watcher_retry_at.reset();
   watcher = std::move(*w);
+  root_id = IdOf(opts.dir);
+  state.watching = true;
   epoll_event ev{EPOLLIN, {.fd = watcher->fd()}};
   ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, watcher->fd(), &ev);
+  if (again) {
+    spdlog::info("watching {} again; comparing it with the backup", opts.dir.string());
+    reconcile_at = now;
+  }
   OnFsEvents(now);  // problems found while adding the first watches
 }
 
-void Sidecar::Impl::OnFsEvents(MonoTime now) {
+/* --dir is gone or is another folder now. Removals seen in the old folder are not applied: the
+ * new one is compared with the backup as a whole, and what it lacks was never seen deleted, so
+ * every such deletion is held (a volume lost and recreated empty looks just like this). */
+void Sidecar::Impl::LoseRoot(MonoTime now) {
+  DropWatcher();
+  root_missing_said = true;  // say so if it is not there, and reconcile when it is
+  for (const DueChange& d : coalescer.TakeRemovals()) coalescer.Done(d.rel, true, now);
+  pusher.HoldInferredDeletions(opts.dir.string() +
+                               " was replaced: deletions are held until `cfgsync sync "
+                               "--allow-deletions` or a restart");
+}
+
+void Sidecar::Impl::DropWatcher() {
+  if (!watcher) return;
+  ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, watcher->fd(), nullptr);
+  watcher.reset();
+  root_id.reset();
+}
+
+/* Every kHousekeeping: a --dir replaced without an event (a volume mounted over it) is
+ * watched afresh, and folders without a watch are tried again and polled. */
+void Sidecar::Impl::Housekeeping(MonoTime now) {
+  housekeeping_at = now + kHousekeeping;
+  if (!watcher) return;
+  if (IdOf(opts.dir) != root_id) {
+    spdlog::warn("{} was replaced; watching the new folder", opts.dir.string());
+    LoseRoot(now);
+    OpenWatcher(now);
+    return;
+  }
+  if (watcher->UnwatchedDirs() > 0) {
+    std::size_t before = watcher->UnwatchedDirs();
+    Apply(watcher->RetryUnwatched(), now);
+    if (watcher && watcher->UnwatchedDirs() == 0) {
+      spdlog::info("every folder is watched again ({} were not)", before);
+    }
+  }
+}
+
+void Sidecar::Impl::OnFsEvents(MonoTime now) { Apply(watcher->ReadEvents(), now); }
+
+void Sidecar::Impl::Apply(std::vector<FsEvent> events, MonoTime now) {
   bool rescan = false;
-  for (const FsEvent& e : watcher->ReadEvents()) {
+  if (!events.empty()) last_fs_event = now;
+  for (const FsEvent& e : events) {
     switch (e.kind) {
       case FsEvent::Kind::kChanged:
         coalescer.Touch(e.rel, ChangeKind::kChanged, now);
         break;
       case FsEvent::Kind::kRemoved:
-        if (!e.detail.empty()) pusher.WarnSkipped(e.rel, e.detail);
+        if (!e.detail.empty()) pusher.ReportSkipped(e.rel, e.detail);
         coalescer.Touch(e.rel, ChangeKind::kRemoved, now);
         break;
       case FsEvent::Kind::kRescan:
@@ -208,51 +319,53 @@ void Sidecar::Impl::OnFsEvents(MonoTime now) {
         break;
     }
   }
-  state.watched_dirs = static_cast<std::int64_t>(watcher->WatchedDirs());
-  if (rescan && !std::filesystem::is_directory(opts.dir)) {
-    ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, watcher->fd(), nullptr);
-    watcher.reset();
-    spdlog::error("{} disappeared: nothing is deleted from the backup; waiting for it",
-                  opts.dir.string());
-    watcher_retry_at = now + kWatcherRetry;
-  }
   if (rescan) reconcile_at = now;
-  if (watcher && !watcher->Complete() &&
-      (!reconcile_at || *reconcile_at > now + kIncompleteRescan)) {
+  if (watcher && watcher->RootLost()) {
+    LoseRoot(now);
+    OpenWatcher(now);
+  }
+  if (!watcher) return;
+  state.watched_dirs = static_cast<std::int64_t>(watcher->WatchedDirs());
+  state.unwatched_dirs = static_cast<std::int64_t>(watcher->UnwatchedDirs());
+  if (!watcher->Complete() && (!reconcile_at || *reconcile_at > now + kIncompleteRescan)) {
     reconcile_at = now + kIncompleteRescan;
   }
 }
 
-MonoTime Sidecar::Impl::Backoff(MonoTime now) const {
-  auto ms =
-      std::min<std::int64_t>(kMaxBackoff.count(), 250LL << std::min(failures_in_a_row / 8, 10));
-  return now + Millis(ms);
+MonoTime Sidecar::Impl::Backoff(MonoTime now, const Error& e) const {
+  const Millis cap = IsRetryable(e.kind) ? kMaxOutageBackoff : kMaxRefusalBackoff;
+  const int shift = std::clamp(failures_in_a_row - 1, 0, 20);
+  return now + std::min<Millis>(cap, Millis(500LL << shift));
+}
+
+MonoTime Sidecar::Impl::LocalBackoff(const std::string& rel, MonoTime now) {
+  int n = std::min(local_failures[rel]++, 20);
+  return now + std::min<Millis>(kMaxLocalBackoff, Millis(1000LL << n));
 }
 
 /* One log line per outage: when the remote first fails, and when it works again. Workers run
  * side by side, so a job sent while the remote was down can report its failure after another
  * job has seen it come back; that late answer is about the past, not a new outage (were the
- * remote down again, the next job sent after the recovery would say so). */
+ * remote down again, the next job sent after the recovery would say so). While the remote
+ * fails, work goes out as one probe at a time, at backoff intervals (DispatchProbe). */
 void Sidecar::Impl::NoteRemote(const JobResult& r, MonoTime now) {
-  const Result<PushStats>& outcome = r.outcome;
-  bool failed = !outcome && outcome.error().kind != ErrorKind::kChanged &&
-                outcome.error().kind != ErrorKind::kNotFound &&
-                outcome.error().kind != ErrorKind::kIo;
-  if (failed && r.job.submitted < remote_back_at) return;
-  if (failed) {
+  std::optional<Error> failure = RemoteFailure(r.outcome);
+  if (failure && r.job.submitted < remote_back_at) return;
+  if (failure) {
     if (failures_in_a_row++ == 0) {
-      spdlog::error("remote unavailable: {}; changes are kept and retried",
-                    outcome.error().message);
+      spdlog::error("remote failing: {}; changes are kept and retried", failure->message);
       state.remote_up = false;
       state.remote_down_since_ms = MonoMs(now);
     }
-  } else if (outcome && outcome->reached_remote && failures_in_a_row > 0) {
+    probe_at = Backoff(now, *failure);
+  } else if (r.outcome && r.outcome->reached_remote && failures_in_a_row > 0) {
     auto down = (MonoMs(now) - state.remote_down_since_ms.load()) / 1000.0;
     spdlog::info("remote is back after {:.1f}s; pushing {} pending changes", down,
                  coalescer.Pending());
     failures_in_a_row = 0;
+    probe_at.reset();
     remote_back_at = now;
-    reconcile_at = now;  // the remote may have lost objects (a server restored from nothing)
+    if (r.job.kind != Job::Kind::kReconcile) reconcile_at = now;  // objects may have been lost
     state.remote_up = true;
     state.remote_down_since_ms = 0;
   }
@@ -268,6 +381,7 @@ void Sidecar::Impl::OnPushResult(const JobResult& r, MonoTime now) {
       state.last_push_unix = std::chrono::system_clock::to_time_t(clock.Wall());
       state.ObservePush(std::chrono::duration<double>(now - r.job.submitted).count());
     }
+    local_failures.erase(rel);
     held_back.erase(rel);  // put back: its held-back removal is moot
     UpdateGuard();
     coalescer.Done(rel, true, now);
@@ -275,26 +389,29 @@ void Sidecar::Impl::OnPushResult(const JobResult& r, MonoTime now) {
   }
   switch (r.outcome.error().kind) {
     case ErrorKind::kNotFound:  // gone again: its delete event follows
+      local_failures.erase(rel);
       coalescer.Done(rel, true, now);
       return;
     case ErrorKind::kChanged:  // still being written: the final version follows
       spdlog::debug("{} changed while being read; retrying", rel);
       coalescer.Done(rel, false, now + opts.debounce);
       return;
-    case ErrorKind::kInvalidArgument:  // turned into a symlink or special file
-      pusher.WarnSkipped(rel, r.outcome.error().message);
+    case ErrorKind::kInvalidArgument:  // a symlink, special file or bad name: in the gaps
       coalescer.Done(rel, true, now);
+      return;
+    case ErrorKind::kUnreadable:  // in the gaps; retried with backoff or on its chmod/chown
+      coalescer.Defer(rel, LocalBackoff(rel, now));
       return;
     default:
       ++state.push_errors;
-      coalescer.Done(rel, false, Backoff(now));
+      coalescer.Done(rel, false, probe_at.value_or(now));
   }
 }
 
 void Sidecar::Impl::OnRemoveResult(const JobResult& r, MonoTime now) {
   // At shutdown a held-back deletion is dropped: the guard's answer cannot change by waiting.
   bool ok = r.outcome && (r.outcome->blocked_deletes == 0 || stopping);
-  MonoTime retry = r.outcome ? now + kGuardRecheck : Backoff(now);
+  MonoTime retry = r.outcome ? now + kGuardRecheck : probe_at.value_or(now);
   if (r.outcome && r.outcome->blocked_deletes > 0) {
     if (guard_reason != r.outcome->guard_reason) {
       spdlog::error("deletion guard: {}; the backup is left untouched", r.outcome->guard_reason);
@@ -322,38 +439,73 @@ void Sidecar::Impl::OnRemoveResult(const JobResult& r, MonoTime now) {
 }
 
 void Sidecar::Impl::UpdateGuard() {
-  bool tripped = !held_back.empty() || reconcile_held_back;
+  bool tripped = !held_back.empty() || reconcile_held > 0;
   if (state.guard_tripped && !tripped) {
     spdlog::info("deletion guard cleared: no deletion is held back any more");
     guard_reason.clear();
   }
   state.guard_tripped = tripped;
+  state.held_deletions = static_cast<std::int64_t>(held_back.size()) + reconcile_held;
+  state.SetGuardReason(tripped ? guard_reason : "");
 }
 
 void Sidecar::Impl::OnReconcileResult(const JobResult& r, MonoTime now) {
   reconcile_running = false;
+  state.reconcile_attempted = true;
   if (!r.outcome) {
     ++state.reconcile_errors;
-    spdlog::debug("reconcile failed: {}", r.outcome.error().message);
-    reconcile_at = Backoff(now);
+    if (!reconcile_failing_since) reconcile_failing_since = r.job.submitted;
+    spdlog::warn("reconcile failed: {}", r.outcome.error().message);
+    reconcile_at = probe_at.value_or(now + opts.max_delay);
     return;
   }
   const PushStats& s = *r.outcome;
   spdlog::info("reconcile: {}", SummaryLine(s));
   ++state.reconciles;
-  state.reconciled = true;
-  reconcile_held_back = s.blocked_deletes > 0;
-  if (!reconcile_held_back) held_back.clear();  // the whole tree was compared: nothing waits
+  if (s.remote_error) {
+    ++state.reconcile_errors;
+    if (!reconcile_failing_since) reconcile_failing_since = r.job.submitted;
+  } else {
+    state.reconciled = true;
+    reconcile_failing_since.reset();
+  }
+  if (!s.blocked_deletes) held_back.clear();  // the whole tree was compared: nothing waits
+  reconcile_held = s.blocked_deletes;
+  if (s.blocked_deletes) guard_reason = s.guard_reason;
   UpdateGuard();
   state.uploads += s.uploaded;
   state.uploaded_bytes += static_cast<std::int64_t>(s.bytes);
   state.deletes += s.deleted;
   state.push_errors += s.failed;
   if (s.uploaded > 0) state.last_push_unix = std::chrono::system_clock::to_time_t(clock.Wall());
-  bool again = s.failed > 0 || s.changed_while_read > 0 || s.blocked_deletes > 0;
-  reconcile_at =
-      again ? now + (s.blocked_deletes ? kGuardRecheck : opts.max_delay) : now + opts.interval;
-  if (s.failed > 0) reconcile_at = Backoff(now);
+  ScheduleAfterReconcile(s, now);
+}
+
+void Sidecar::Impl::ScheduleAfterReconcile(const PushStats& s, MonoTime now) {
+  if (s.remote_error) {
+    reconcile_at = probe_at.value_or(now + opts.max_delay);
+  } else if (s.changed_while_read > 0) {
+    reconcile_at = now + opts.max_delay;
+  } else if (s.blocked_deletes > 0) {
+    reconcile_at = now + kGuardRecheck;
+  } else {
+    reconcile_at = now + opts.interval;
+  }
+  if (watcher && !watcher->Complete())
+    reconcile_at = std::min(*reconcile_at, now + kIncompleteRescan);
+  /* Files the pass could not read are retried one by one (no listing), with their own backoff;
+   * their chmod or chown retries them at once. */
+  for (const Gap& g : pusher.gaps().List(100'000)) {
+    if (g.reason != GapReason::kPermission && g.reason != GapReason::kIo) continue;
+    if (g.rel.ends_with('/')) continue;  // a folder: polled by Housekeeping
+    coalescer.RetryAt(g.rel, LocalBackoff(g.rel, now));
+  }
+  if (!owner_hint_said) {
+    if (std::string hint = OwnerHint(opts.dir, pusher.gaps()); !hint.empty()) {
+      spdlog::warn("{}", hint);
+      owner_hint_said = true;
+    }
+  }
 }
 
 void Sidecar::Impl::OnResults(MonoTime now) {
@@ -366,6 +518,7 @@ void Sidecar::Impl::OnResults(MonoTime now) {
   }
   for (const auto& r : batch) {
     --jobs_in_flight;
+    if (r.job.probe) probe_in_flight = false;
     NoteRemote(r, now);
     switch (r.job.kind) {
       case Job::Kind::kPush:
@@ -383,9 +536,9 @@ void Sidecar::Impl::OnResults(MonoTime now) {
 
 // Changed paths become one job each; removed paths go as one batch so that the deletion guard
 // sees a mass deletion (a volume emptied) as a whole.
-void Sidecar::Impl::Dispatch(std::vector<DueChange> due) {
-  if (std::any_of(due.begin(), due.end(),
-                  [](const DueChange& d) { return d.kind == ChangeKind::kRemoved; })) {
+void Sidecar::Impl::Dispatch(std::vector<DueChange> due, bool probe) {
+  if (!probe && std::any_of(due.begin(), due.end(),
+                            [](const DueChange& d) { return d.kind == ChangeKind::kRemoved; })) {
     for (auto& d : coalescer.TakeRemovals()) due.push_back(std::move(d));
   }
   Job removals{Job::Kind::kRemove, {}};
@@ -393,26 +546,62 @@ void Sidecar::Impl::Dispatch(std::vector<DueChange> due) {
     if (d.kind == ChangeKind::kRemoved) {
       removals.rels.push_back(std::move(d.rel));
     } else {
-      Submit(Job{Job::Kind::kPush, {std::move(d.rel)}});
+      Submit(Job{Job::Kind::kPush, {std::move(d.rel)}, {}, probe});
     }
   }
   if (!removals.rels.empty()) Submit(std::move(removals));
 }
 
-void Sidecar::Impl::DispatchDue(MonoTime now) {
-  if (watcher_retry_at && *watcher_retry_at <= now) OpenWatcher(now);
+/* While the remote fails, one request at a time tells whether it is back: the reconcile when
+ * one is due (it probes with a single upload), else one due path. Nothing else is sent, so an
+ * outage or a refusing remote costs one request per backoff interval, not one per file. Jobs
+ * sent before the outage may still be in flight; they do not hold the probe back. */
+void Sidecar::Impl::DispatchProbe(MonoTime now) {
+  if (probe_in_flight || (probe_at && now < *probe_at)) return;
   if (reconcile_at && *reconcile_at <= now && !reconcile_running) {
     reconcile_at.reset();
-    Submit(Job{Job::Kind::kReconcile, {}});
+    Submit(Job{Job::Kind::kReconcile, {}, {}, true});
+    return;
   }
-  // While the remote is down, only the retry deadlines release work (no request per event).
-  Dispatch(coalescer.TakeDue(now));
+  if (auto one = coalescer.TakeOneDue(now)) {
+    std::vector<DueChange> due;
+    due.push_back(std::move(*one));
+    Dispatch(std::move(due), true);
+  }
+}
+
+void Sidecar::Impl::DispatchDue(MonoTime now) {
+  if (watcher_retry_at && *watcher_retry_at <= now) OpenWatcher(now);
+  if (housekeeping_at <= now) Housekeeping(now);
+  if (failures_in_a_row > 0) {
+    DispatchProbe(now);
+  } else {
+    if (reconcile_at && *reconcile_at <= now && !reconcile_running) {
+      reconcile_at.reset();
+      Submit(Job{Job::Kind::kReconcile, {}});
+    }
+    Dispatch(coalescer.TakeDue(now));
+  }
   state.pending = static_cast<std::int64_t>(coalescer.Pending());
+  UpdateBehind();
+}
+
+void Sidecar::Impl::UpdateBehind() {
+  std::optional<MonoTime> oldest = coalescer.OldestChange();
+  if (reconcile_failing_since && (!oldest || *reconcile_failing_since < *oldest))
+    oldest = reconcile_failing_since;
+  state.behind_since_ms = oldest ? std::max<std::int64_t>(1, MonoMs(*oldest)) : 0;
 }
 
 void Sidecar::Impl::ArmTimer(MonoTime now) {
   std::optional<MonoTime> next = coalescer.NextDeadline();
-  for (const auto& t : {reconcile_running ? std::nullopt : reconcile_at, watcher_retry_at}) {
+  if (failures_in_a_row > 0 && next && probe_at) next = std::max(*next, *probe_at);
+  std::optional<MonoTime> reconcile = reconcile_running ? std::nullopt : reconcile_at;
+  if (reconcile && failures_in_a_row > 0 && probe_at) reconcile = std::max(*reconcile, *probe_at);
+  std::optional<MonoTime> linger;
+  if (stop_requested) linger = std::max(last_fs_event + opts.shutdown_quiet, now + Millis(100));
+  for (const auto& t :
+       {reconcile, watcher_retry_at, std::optional<MonoTime>(housekeeping_at), linger}) {
     if (t && (!next || *t < *next)) next = t;
   }
   itimerspec spec{};
@@ -422,14 +611,36 @@ void Sidecar::Impl::ArmTimer(MonoTime now) {
     spec.it_value.tv_sec = ns / 1'000'000'000;
     spec.it_value.tv_nsec = ns % 1'000'000'000;
   }
-  ::timerfd_settime(timer.get(), 0, &spec, nullptr);  // all zero disarms: idle costs nothing
+  ::timerfd_settime(timer.get(), 0, &spec, nullptr);
+}
+
+/* After SIGTERM the app beside us (classic layout: it got the signal at the same moment) may
+ * still be writing its last state. We keep watching until the folder has been quiet for
+ * shutdown_quiet with nothing left to push, or the app's processes are gone (visible only when
+ * the pod shares its process namespace), or the shutdown timeout is near. */
+bool Sidecar::Impl::LingerDone(MonoTime now) {
+  const MonoTime deadline = *stop_requested + opts.shutdown_timeout;
+  if (now >= deadline - std::min(opts.shutdown_timeout / 4, Millis(2'000))) return true;
+  if (app.Visible() && app.Gone()) {
+    spdlog::info("the app's processes have exited");
+    return true;
+  }
+  bool quiet = now - last_fs_event >= opts.shutdown_quiet;
+  return quiet && coalescer.Pending() == 0 && jobs_in_flight == 0 && !reconcile_running;
 }
 
 // Pushes everything pending at once, without debounce, until done or `deadline`.
 void Sidecar::Impl::Drain(MonoTime deadline) {
   for (;;) {
     MonoTime now = clock.Mono();
-    Dispatch(coalescer.TakeAll());
+    if (failures_in_a_row == 0) {
+      Dispatch(coalescer.TakeAll());
+    } else if (!probe_in_flight && (!probe_at || now >= *probe_at)) {
+      auto all = coalescer.TakeAll();  // one probe; the rest waits for its answer
+      for (std::size_t i = 1; i < all.size(); ++i) coalescer.Done(all[i].rel, false, now);
+      if (!all.empty()) all.resize(1);
+      Dispatch(std::move(all), true);
+    }
     if (coalescer.Pending() == 0 && jobs_in_flight == 0) return;
     if (now >= deadline) return;
     auto left = duration_cast<milliseconds>(deadline - now).count();
@@ -441,15 +652,40 @@ void Sidecar::Impl::Drain(MonoTime deadline) {
   }
 }
 
+/* The exit code says what is true at exit: 0 only when every local file the filter includes
+ * is in the backup with its current content and attributes (judged against what was stored,
+ * without a request), and none is unprotected. */
+int Sidecar::Impl::Verdict(std::size_t unpushed) {
+  std::size_t count = 0;
+  auto names = pusher.Unconfirmed(kShutdownNames, &count);
+  if (!names) {
+    spdlog::error("stopped: cannot check {}: {}", opts.dir.string(), names.error().message);
+    return 1;
+  }
+  if (count > 0 || unpushed > 0) {
+    std::string list;
+    for (const auto& n : *names) list += (list.empty() ? "" : ", ") + Printable(n);
+    spdlog::error("stopped: {} files are not in the backup with their current content{}{}{}",
+                  std::max(count, unpushed), list.empty() ? "" : ": ", list,
+                  count > names->size() ? ", ..." : "");
+    return 1;
+  }
+  if (state.held_deletions > 0) {
+    spdlog::info("stopped: every change is in the backup ({} deletions held back by the guard)",
+                 state.held_deletions.load());
+  } else {
+    spdlog::info("stopped: every change is in the backup");
+  }
+  return 0;
+}
+
 int Sidecar::Impl::Shutdown() {
   MonoTime now = clock.Mono();
   stopping = true;
-  if (watcher) OnFsEvents(now);  // the writes made just before the signal
-  if (watcher) ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, watcher->fd(), nullptr);
-  watcher.reset();
-  spdlog::info("stopping: pushing {} pending changes (timeout {}s)", coalescer.Pending(),
-               opts.shutdown_timeout.count() / 1000.0);
-  Drain(now + opts.shutdown_timeout);
+  if (watcher) OnFsEvents(now);  // the writes made just before the stop
+  DropWatcher();
+  spdlog::info("stopping: pushing {} pending changes", coalescer.Pending());
+  Drain(*stop_requested + opts.shutdown_timeout);
   std::size_t left = coalescer.Pending();
   {
     std::lock_guard lock(mu);
@@ -464,12 +700,7 @@ int Sidecar::Impl::Shutdown() {
       w.detach();
     }
   }
-  if (left == 0 && jobs_in_flight == 0) {
-    spdlog::info("stopped: every change is in the backup");
-    return 0;
-  }
-  spdlog::error("stopped with {} changes not pushed", std::max<std::size_t>(left, 1));
-  return 1;
+  return Verdict(left > 0 || jobs_in_flight > 0 ? std::max<std::size_t>(left, 1) : 0);
 }
 
 void SidecarState::ObservePush(double seconds) {
@@ -478,6 +709,16 @@ void SidecarState::ObservePush(double seconds) {
   }
   ++push_count;
   push_sum_us += static_cast<std::int64_t>(seconds * 1e6);
+}
+
+void SidecarState::SetGuardReason(std::string reason) {
+  std::lock_guard lock(guard_mu_);
+  guard_reason_ = std::move(reason);
+}
+
+std::string SidecarState::GuardReason() const {
+  std::lock_guard lock(guard_mu_);
+  return guard_reason_;
 }
 
 Sidecar::Sidecar(Pusher& pusher, const Filter& filter, SidecarOptions opts, SidecarState& state)
@@ -500,10 +741,6 @@ Sidecar::~Sidecar() {
   }
 }
 
-void Sidecar::AddFd(int fd, std::function<void()> on_readable) {
-  impl_->extra_fds[fd] = std::move(on_readable);
-}
-
 int Sidecar::BlockStopSignals() {
   sigset_t set;
   sigemptyset(&set);
@@ -524,9 +761,11 @@ int Sidecar::Run(int signal_fd) {
   d.StartWorkers();
   d.state.loop_started = true;
   MonoTime now = d.clock.Mono();
+  d.housekeeping_at = now + kHousekeeping;
   d.OpenWatcher(now);  // before the first reconcile, so that no change slips between the two
   d.reconcile_at = now;
-  for (bool stop = false; !stop;) {
+  for (;;) {
+    if (d.stop_requested && d.LingerDone(now)) break;
     d.DispatchDue(now);
     d.ArmTimer(now);
     epoll_event events[16];
@@ -537,8 +776,13 @@ int Sidecar::Run(int signal_fd) {
       if (fd == signal_fd) {
         signalfd_siginfo info;
         (void)!::read(signal_fd, &info, sizeof info);
-        spdlog::info("received signal {}", info.ssi_signo);
-        stop = true;
+        if (!d.stop_requested) {
+          spdlog::info("received signal {}; stopping once {} has been quiet for {}s",
+                       info.ssi_signo, d.opts.dir.string(), d.opts.shutdown_quiet.count() / 1000.0);
+          d.stop_requested = now;
+          d.last_fs_event = now;
+          d.app.Snapshot();
+        }
       } else if (d.watcher && fd == d.watcher->fd()) {
         d.OnFsEvents(now);
       } else if (fd == d.done_event.get()) {
@@ -550,8 +794,6 @@ int Sidecar::Run(int signal_fd) {
       } else if (fd == d.timer.get()) {
         std::uint64_t ticks;
         (void)!::read(fd, &ticks, sizeof ticks);
-      } else if (auto it = d.extra_fds.find(fd); it != d.extra_fds.end()) {
-        it->second();
       }
     }
   }

@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
 
 #include "core/clock.h"
 #include "remote/remote.h"
@@ -23,18 +25,28 @@ struct SidecarOptions {
   Millis max_delay{5'000};
   Millis interval{3'600'000};  // full reconcile as a safety net
   Millis shutdown_timeout{20'000};
+  // After SIGTERM, keep watching and pushing until the folder has been quiet this long (the
+  // app beside us got the same signal and may still be writing); 0 stops at once.
+  Millis shutdown_quiet{0};
   int transfers = 16;
 };
 
 // What the sidecar exposes to health checks and metrics. Written by the sidecar, read by
 // anyone (all fields are atomics).
 struct SidecarState {
-  std::atomic<bool> reconciled{false};                // the first full reconcile succeeded
-  std::atomic<bool> guard_tripped{false};             // the deletion guard holds deletions back
-  std::atomic<bool> remote_up{true};                  // the last remote operation succeeded
+  std::atomic<bool> reconciled{false};           // the first full reconcile succeeded
+  std::atomic<bool> reconcile_attempted{false};  // the first full reconcile has ended, either way
+  std::atomic<bool> watching{false};             // --dir has been watched (set once)
+  std::atomic<bool> guard_tripped{false};        // the deletion guard holds deletions back
+  std::atomic<std::int64_t> held_deletions{0};   // deletions the guard holds back
+  // The remote's latest answer to a write (before any write: to a listing) was a success.
+  std::atomic<bool> remote_up{true};
   std::atomic<std::int64_t> remote_down_since_ms{0};  // steady-clock ms; 0 while up
   std::atomic<std::int64_t> pending{0};
   std::atomic<std::int64_t> watched_dirs{0};
+  std::atomic<std::int64_t> unwatched_dirs{0};  // folders without a watch (polled instead)
+  // Steady-clock ms of the oldest change not yet in the backup; 0 when none.
+  std::atomic<std::int64_t> behind_since_ms{0};
   std::atomic<std::int64_t> uploads{0};
   std::atomic<std::int64_t> uploaded_bytes{0};
   std::atomic<std::int64_t> deletes{0};
@@ -54,6 +66,14 @@ struct SidecarState {
   std::atomic<std::int64_t> push_sum_us{0};
   // Records one push latency.
   void ObservePush(double seconds);
+
+  // Why the guard holds deletions back ("" when it does not).
+  void SetGuardReason(std::string reason);
+  std::string GuardReason() const;
+
+ private:
+  mutable std::mutex guard_mu_;
+  std::string guard_reason_;
 };
 
 class Sidecar {
@@ -66,17 +86,17 @@ class Sidecar {
   // that every thread inherits the mask) and returns the signalfd that Run() will wait on.
   static int BlockStopSignals();
 
-  // Reconciles, then watches until SIGTERM/SIGINT arrives on `signal_fd`; then pushes every
-  // pending change at once (no debounce) within the shutdown timeout. Returns the exit code:
-  // 0 when everything pending was pushed, 1 when not.
+  // Reconciles, then watches until SIGTERM/SIGINT arrives on `signal_fd`; then keeps watching
+  // until the folder has been quiet for opts.shutdown_quiet (or the app's processes are gone,
+  // when the pod shares its process namespace), pushes every pending change at once (no
+  // debounce), all within opts.shutdown_timeout of the signal. Returns the exit code: 0 when
+  // every local file the filter includes is in the backup as it is now, 1 when not (the log
+  // names the first ones).
   int Run(int signal_fd);
 
   // A descriptor that, written to (eventfd semantics), makes the loop bump state.loop_acks:
   // health checks use it to see that the loop still turns.
   int ping_fd() const;
-  // Adds `fd` to the event loop before Run(): `on_readable` runs on the loop thread whenever
-  // it is readable. Lets another component (the HTTP server) share the loop; it must not block.
-  void AddFd(int fd, std::function<void()> on_readable);
 
  private:
   struct Impl;

@@ -1,0 +1,82 @@
+#include "obs/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace cfgsync {
+namespace {
+
+MonoTime Now() { return MonoTime{} + std::chrono::hours(10); }
+
+class ReadinessTest : public ::testing::Test {
+ protected:
+  void Started() {
+    state_.phase = Phase::kWatching;
+    state_.sidecar.watching = true;
+    state_.sidecar.reconcile_attempted = true;
+  }
+  ProcessState state_;
+};
+
+TEST_F(ReadinessTest, StartupModeAnswersForTheStartOnly) {
+  state_.phase = Phase::kRestoring;
+  EXPECT_FALSE(CheckReady(state_, Now(), Millis(1000)).ready);
+  state_.phase = Phase::kWatching;
+  EXPECT_FALSE(CheckReady(state_, Now(), Millis(1000)).ready);  // no watch yet
+  Started();
+  state_.sidecar.reconciled = false;  // the first reconcile failed: attempted is enough
+  state_.sidecar.guard_tripped = true;
+  state_.sidecar.remote_up = false;
+  state_.sidecar.remote_down_since_ms = 1;
+  EXPECT_TRUE(CheckReady(state_, Now(), Millis(1000)).ready);
+}
+
+TEST_F(ReadinessTest, BackupModeAlsoAnswersForTheBackup) {
+  Started();
+  state_.sidecar.reconciled = true;
+  EXPECT_TRUE(CheckReady(state_, Now(), Millis(1000), ReadinessMode::kBackup).ready);
+  state_.sidecar.guard_tripped = true;
+  EXPECT_FALSE(CheckReady(state_, Now(), Millis(1000), ReadinessMode::kBackup).ready);
+  state_.sidecar.guard_tripped = false;
+  state_.sidecar.remote_up = false;
+  state_.sidecar.remote_down_since_ms = 1;
+  EXPECT_FALSE(CheckReady(state_, Now(), Millis(1000), ReadinessMode::kBackup).ready);
+  EXPECT_EQ(ParseReadinessMode("backup"), ReadinessMode::kBackup);
+  EXPECT_FALSE(ParseReadinessMode("strict"));
+}
+
+TEST(MetricsTest, GapsAndLagAreExported) {
+  ProcessState state;
+  Gaps gaps;
+  gaps.Report("a.ini", GapReason::kPermission, "Permission denied");
+  state.gaps = &gaps;
+  auto now = Now();
+  state.sidecar.behind_since_ms =
+      std::chrono::duration_cast<Millis>((now - std::chrono::seconds(90)).time_since_epoch())
+          .count();
+  std::string text = RenderMetrics(state, now);
+  EXPECT_NE(text.find("cfgsync_unprotected_files 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("cfgsync_local_errors_total{reason=\"permission\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("cfgsync_local_errors_total{reason=\"vanished\"} 0\n"), std::string::npos);
+  EXPECT_NE(text.find("cfgsync_backup_behind_seconds 90\n"), std::string::npos);
+  EXPECT_EQ(text.find("a.ini"), std::string::npos);  // no label carries a path
+}
+
+TEST(MetricsTest, StatusIsJsonNamingTheGaps) {
+  ProcessState state;
+  Gaps gaps;
+  gaps.Report("bad\xff.ini", GapReason::kName, "control character");
+  state.gaps = &gaps;
+  state.sidecar.SetGuardReason("held");
+  auto doc = nlohmann::json::parse(
+      RenderStatus(state, Now(), Readiness{true, "ok"}, ReadinessMode::kStartup));
+  EXPECT_EQ(doc["unprotected_files"], 1);
+  EXPECT_EQ(doc["unprotected"][0]["reason"], "name");
+  EXPECT_EQ(doc["guard"]["reason"], "held");
+  EXPECT_EQ(doc["readiness"], "startup");
+  EXPECT_EQ(doc["phase"], "starting");
+}
+
+}  // namespace
+}  // namespace cfgsync
