@@ -59,7 +59,7 @@ void AddFolderFlags(CLI::App& cmd, FolderFlags& flags) {
               "include only files matching this pattern (repeatable)");
   AddFlag(cmd, "filter-from", opts.filter_from, "read '+ pattern' / '- pattern' rules from FILE");
   cmd.add_flag("--no-default-excludes{false}", opts.default_excludes,
-               "do not exclude *.db* and *.log by default")
+               "do not exclude *.db*, .*-litestream/, *.log and /lost+found/ by default")
       ->envname("CFGSYNC_NO_DEFAULT_EXCLUDES");
 }
 

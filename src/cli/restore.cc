@@ -117,7 +117,9 @@ int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter,
   auto& stats = *result;
   if (!stats) return Report(stats.error().With("restore from " + spec.display));
   if (!opts.dry_run && stats->failed == 0) {
-    if (auto ok = WriteMarker(opts.dir, MarkerId(spec)); !ok)
+    std::optional<std::pair<uid_t, gid_t>> owner;
+    if (opts.chown) owner.emplace(opts.chown->uid, opts.chown->gid);
+    if (auto ok = WriteMarker(opts.dir, MarkerId(spec), owner); !ok)
       spdlog::warn("cannot write the marker: {}", ok.error().message);
   }
   if (stats->first_deployment) {

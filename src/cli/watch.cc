@@ -20,7 +20,7 @@ void AddWatchFlags(CLI::App& cmd, WatchFlags& flags) {
           "on SIGTERM, time allowed to push what is pending");
   AddFlag(cmd, "max-delete", flags.max_delete, "a pass deleting more than N or N% deletes nothing");
   AddOptionalFlag(cmd, "http-addr", flags.http_addr,
-                  "serve /healthz, /readyz and /metrics on HOST:PORT (\"\" turns it off)");
+                  "serve /healthz, /readyz, /metrics and /status on HOST:PORT (\"\" turns it off)");
   AddFlag(cmd, "ready-max-outage", flags.ready_max_outage,
           "with --readiness backup: /readyz fails once the remote has been failing this long");
   AddFlag(cmd, "readiness", flags.readiness,
@@ -108,7 +108,7 @@ std::unique_ptr<HttpServer> StartHttp(const WatchSetup& setup, ProcessState& sta
     *exit_code = Report(server.error());
     return nullptr;
   }
-  spdlog::info(WithFields("serving /healthz, /readyz, /metrics",
+  spdlog::info(WithFields("serving /healthz, /readyz, /metrics, /status",
                           {{"addr", setup.http_addr}, {"port", (*server)->port()}}));
   return std::move(*server);
 }

@@ -11,7 +11,8 @@
 
 namespace cfgsync {
 
-Status WriteMarker(const std::filesystem::path& dir, const std::string& remote_id) {
+Status WriteMarker(const std::filesystem::path& dir, const std::string& remote_id,
+                   std::optional<std::pair<uid_t, gid_t>> owner) {
   if (ReadMarker(dir) == remote_id) return {};
   const std::filesystem::path target = dir / kMarkerName;
   const std::filesystem::path tmp = TempPathFor(target);
@@ -19,7 +20,11 @@ Status WriteMarker(const std::filesystem::path& dir, const std::string& remote_i
                          {"note", "written by cfgsync: this folder holds a copy of that remote"}};
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) return std::unexpected(ErrnoError("create", tmp));
-  if (auto ok = WriteAll(fd.get(), body.dump() + "\n"); !ok) {
+  Status ok = WriteAll(fd.get(), body.dump() + "\n");
+  if (ok && owner && ::fchown(fd.get(), owner->first, owner->second) != 0) {
+    ok = std::unexpected(ErrnoError("chown", tmp));
+  }
+  if (!ok) {
     ::unlink(tmp.c_str());
     return ok;
   }

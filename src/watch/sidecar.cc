@@ -122,7 +122,8 @@ struct Sidecar::Impl {
   std::optional<MonoTime> reconcile_at;
   std::optional<MonoTime> watcher_retry_at;
   MonoTime housekeeping_at{};
-  bool root_missing_said = false;
+  bool root_missing_said = false;  // the error line for a missing --dir was logged
+  bool root_lost = false;          // --dir went away or was replaced while watched
   int failures_in_a_row = 0;
   std::optional<MonoTime> probe_at;  // while the remote fails: when to try it again
   bool probe_in_flight = false;
@@ -237,16 +238,20 @@ void Sidecar::Impl::Submit(Job job) {
 void Sidecar::Impl::OpenWatcher(MonoTime now) {
   auto w = InotifyWatcher::Open(opts.dir, filter);
   if (!w) {
-    if (!root_missing_said) {
+    if (!root_missing_said && root_lost) {
+      spdlog::error("{} disappeared: nothing is deleted from the backup; waiting for it ({})",
+                    opts.dir.string(), w.error().message);
+    } else if (!root_missing_said) {
       spdlog::error("cannot watch {}: {}; nothing is deleted from the backup while it is missing",
                     opts.dir.string(), w.error().message);
-      root_missing_said = true;
     }
+    root_missing_said = true;
     watcher_retry_at = now + kRootPoll;
     return;
   }
-  bool again = root_missing_said;
+  bool again = root_missing_said || root_lost;
   root_missing_said = false;
+  root_lost = false;
   watcher_retry_at.reset();
   watcher = std::move(*w);
   root_id = IdOf(opts.dir);
@@ -265,7 +270,7 @@ void Sidecar::Impl::OpenWatcher(MonoTime now) {
  * every such deletion is held (a volume lost and recreated empty looks just like this). */
 void Sidecar::Impl::LoseRoot(MonoTime now) {
   DropWatcher();
-  root_missing_said = true;  // say so if it is not there, and reconcile when it is
+  root_lost = true;  // say so if it is not there, and reconcile when it is
   for (const DueChange& d : coalescer.TakeRemovals()) coalescer.Done(d.rel, true, now);
   pusher.HoldInferredDeletions(opts.dir.string() +
                                " was replaced: deletions are held until `cfgsync sync "
@@ -293,8 +298,12 @@ void Sidecar::Impl::Housekeeping(MonoTime now) {
   if (watcher->UnwatchedDirs() > 0) {
     std::size_t before = watcher->UnwatchedDirs();
     Apply(watcher->RetryUnwatched(), now);
-    if (watcher && watcher->UnwatchedDirs() == 0) {
-      spdlog::info("every folder is watched again ({} were not)", before);
+    if (watcher && watcher->UnwatchedDirs() < before) {
+      /* A folder that could not be read may be readable now: a full pass finds out what it
+       * holds and whether it is still a gap. */
+      reconcile_at = now;
+      if (watcher->UnwatchedDirs() == 0)
+        spdlog::info("every folder is watched again ({} were not)", before);
     }
   }
 }
@@ -353,7 +362,9 @@ void Sidecar::Impl::NoteRemote(const JobResult& r, MonoTime now) {
   if (failure && r.job.submitted < remote_back_at) return;
   if (failure) {
     if (failures_in_a_row++ == 0) {
-      spdlog::error("remote failing: {}; changes are kept and retried", failure->message);
+      spdlog::error("remote {}: {}; changes are kept and retried",
+                    IsRetryable(failure->kind) ? "unavailable" : "refuses the request",
+                    failure->message);
       state.remote_up = false;
       state.remote_down_since_ms = MonoMs(now);
     }
@@ -615,13 +626,14 @@ void Sidecar::Impl::ArmTimer(MonoTime now) {
 }
 
 /* After SIGTERM the app beside us (classic layout: it got the signal at the same moment) may
- * still be writing its last state. We keep watching until the folder has been quiet for
- * shutdown_quiet with nothing left to push, or the app's processes are gone (visible only when
- * the pod shares its process namespace), or the shutdown timeout is near. */
+ * still be writing its last state. When the pod shares its process namespace we see the app's
+ * processes and wait for them to exit: that is knowledge. Otherwise the folder being quiet for
+ * shutdown_quiet is the best guess. Either way the shutdown timeout bounds the wait. */
 bool Sidecar::Impl::LingerDone(MonoTime now) {
   const MonoTime deadline = *stop_requested + opts.shutdown_timeout;
   if (now >= deadline - std::min(opts.shutdown_timeout / 4, Millis(2'000))) return true;
-  if (app.Visible() && app.Gone()) {
+  if (app.Visible()) {
+    if (!app.Gone()) return false;
     spdlog::info("the app's processes have exited");
     return true;
   }

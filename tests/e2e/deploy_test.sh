@@ -343,7 +343,8 @@ run_kustomization() {
   if [[ $(cat "$d/role") == native ]]; then
     start_container "$d" again # its startup probe passes only once the restore is done
   fi
-  (cd "$dir" && find . -type f | sed 's#^\./##' | LC_ALL=C sort) >"$work/restored"
+  (cd "$dir" && find . -type f ! -name .cfgsync-marker | sed 's#^\./##' | LC_ALL=C sort) \
+    >"$work/restored"
   [[ $(cat "$work/restored") == "$(printf '%s\n' "${files[@]}" | LC_ALL=C sort)" ]] ||
     fail "restored files: expected [${files[*]}], got [$(echo $(cat "$work/restored"))]"
   [[ $(cat "$dir/${files[0]}") == "written last" ]] || fail "${files[0]}: not the last version"
@@ -435,7 +436,7 @@ restore_as() {
 }
 
 # file_meta DIR: "PATH MODE UID:GID MTIME" of every file, sorted.
-file_meta() { (cd "$1" && find . -type f -printf '%P %m %U:%G %T@\n' | LC_ALL=C sort); }
+file_meta() { (cd "$1" && find . -type f ! -name .cfgsync-marker -printf '%P %m %U:%G %T@\n' | LC_ALL=C sort); }
 
 check_capabilities() {
   scenario "owners and capabilities"

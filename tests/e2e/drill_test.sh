@@ -51,6 +51,7 @@ as_app() { setpriv --reuid="$APP_UID" --regid="$APP_GID" --clear-groups "$@"; }
 #   F <rel> sha256=… mode=0644 owner=UID:GID mtime=<ns>   regular file
 #   D <rel>/ owner=UID:GID                                 folder
 #   ? <rel> type=…                                         anything else (symlink, fifo…)
+# (cfgsync's marker file, .cfgsync-marker, is left out: it is never part of the backup)
 # tree_tool expect SNAPSHOT UID:GID: what a restore of SNAPSHOT's folder must produce: files
 # minus the default excludes (rclone's `*.db*` and `*.log`, matched against the file name),
 # folders only where a kept file lies below, owned by UID:GID (the owner of the restore's --dir).
@@ -64,6 +65,8 @@ def snapshot(root):
         for name in dirs + files:
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, root)
+            if rel == ".cfgsync-marker":  # cfgsync's own (which remote the folder holds)
+                continue
             st = os.lstat(path)
             owner = f"owner={st.st_uid}:{st.st_gid}"
             if stat.S_ISREG(st.st_mode):
@@ -126,8 +129,8 @@ restore_and_compare() {
     sonarr/sonarr.db-journal sabnzbd/admin/history1.db; do
     [[ ! -e $dir/$f ]] || fail "excluded file $f was restored"
   done
-  [[ -z $(find "$dir" -name '.cfgsync*' -print -quit) ]] ||
-    fail "temporary files left in the restored folder: $(find "$dir" -name '.cfgsync*' | head -3)"
+  [[ -z $(find "$dir" -name '.cfgsync-tmp-*' -print -quit) ]] ||
+    fail "temporary files left in the restored folder: $(find "$dir" -name '.cfgsync-tmp-*' | head -3)"
   if ! diff -u "$expected" "$actual" >"$E2E_TMP/$E2E_SCENARIO_ID.diff"; then
     fail "the restored folder differs from the folder before the loss (- expected, + restored):
 $(grep -E '^[-+][^-+]' "$E2E_TMP/$E2E_SCENARIO_ID.diff" | head -30)"
@@ -357,9 +360,10 @@ drill_setup() {
 
 # sidecar_start: `cfgsync watch` with the default debounce and max delay, its HTTP endpoints on a
 # free port (HTTP_ADDR), then waits for the start-up reconcile.
+# The drill checks that a held guard is reported on /readyz too: the strict readiness mode.
 sidecar_start() {
   HTTP_ADDR=127.0.0.1:$(free_port)
-  start_cfgsync "$SC_LOG" watch --dir "$SC_DIR" --http-addr "$HTTP_ADDR" "$@"
+  start_cfgsync "$SC_LOG" watch --dir "$SC_DIR" --http-addr "$HTTP_ADDR" --readiness backup "$@"
   wait_reconciled "$(($(count_lines "$SC_LOG" ' (info|warn|warning|error) reconcile') + 1))"
 }
 

@@ -411,7 +411,12 @@ sc_symlinks() {
     note "symlinks created while watching (link2.ini, linkdir2, real2.ini) are skipped silently:" \
       "the warning is only logged by a full scan (start-up or periodic reconcile)"
   fi
-  watch_stop
+  # A symlink is a file the backup does not hold: the stop must not claim that all is safe.
+  stop_cfgsync TERM
+  assert_eq "$CFG_RC" 1 "exit code after SIGTERM with symlinks in the folder"
+  assert_contains "$SC_LOG" 'stopped: [0-9]+ files are not in the backup.*link' \
+    "the shutdown line naming the symlinks"
+  assert_not_contains "$SC_LOG" 'every change is in the backup' "a false all-safe line"
   passed
 }
 

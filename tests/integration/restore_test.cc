@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/fs.h"
 #include "support/files.h"
 #include "support/test_server.h"
 
@@ -96,6 +97,7 @@ std::set<std::string> TreeOf(const fs::path& root) {
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
+    if (it->path().filename() == kMarkerName) continue;  // cfgsync's own, tested apart
     std::string rel = fs::relative(it->path(), root).string();
     out.insert(it->is_directory() && !it->is_symlink() ? rel + "/" : rel);
   }
@@ -155,11 +157,12 @@ int ClosedPort() {
   return ntohs(addr.sin_port);
 }
 
-// `stat` lines (mode, mtime, owner, size, mtime with ns) of every file below `dir`, from the
-// coreutils tool rather than our own code.
+// `stat` lines (mode, mtime, owner, size, mtime with ns) of every file below `dir` but
+// cfgsync's marker, from the coreutils tool rather than our own code.
 std::string StatListing(const fs::path& dir) {
   auto r = RunCommand("cd " + ShellQuote(dir.string()) +
-                      " && find . -type f -print0 | LC_ALL=C sort -z | TZ=UTC xargs -0 -r stat -c "
+                      " && find . -type f ! -name .cfgsync-marker -print0 | LC_ALL=C sort -z | "
+                      "TZ=UTC xargs -0 -r stat -c "
                       "'%n|%a|%Y|%u|%g|%s|%y'");
   return r.exit_code == 0 ? r.out : "stat failed: " + Describe(r);
 }
@@ -668,7 +671,8 @@ TEST_P(RestoreCliTest, RcloneCopyWithMetadataRestoresModeMtimeAndOwner) {
   EXPECT_NE(want.find("|755|"), std::string::npos) << want;
   EXPECT_NE(want.find(".123456789 "), std::string::npos) << want;
   EXPECT_EQ(StatListing(dir), want);
-  auto diff = RunCommand("diff -r " + ShellQuote(src.string()) + " " + ShellQuote(dir.string()));
+  auto diff = RunCommand("diff -r -x .cfgsync-marker " + ShellQuote(src.string()) + " " +
+                         ShellQuote(dir.string()));
   EXPECT_EQ(diff.exit_code, 0) << Describe(diff);
 }
 
