@@ -445,8 +445,9 @@ bench_requests() {
 # Restore of N_BIG files of 2 KB: cfgsync, rclone copy --transfers 4, and curl (the server's limit)
 
 # same_tree SRC DST WHAT: DST holds exactly SRC's files with SRC's contents.
+# cfgsync's marker (.cfgsync-marker: which remote the folder holds) is no part of the backup.
 same_tree() {
-  diff -rq "$1" "$2" >"$WORK/diff.out" 2>&1 || die "$3: the restored tree differs: $(head -n 3 "$WORK/diff.out")"
+  diff -rq -x .cfgsync-marker "$1" "$2" >"$WORK/diff.out" 2>&1 || die "$3: the restored tree differs: $(head -n 3 "$WORK/diff.out")"
 }
 
 # settle: the work of whatever ran before (the previous tool's tree, the seeding upload) is
@@ -552,7 +553,8 @@ bench_restore() {
     echo "header = \"$CURL_PAYLOAD_HASH\""
     echo "user = \"$RCLONE_CONFIG_S3_ACCESS_KEY_ID:$RCLONE_CONFIG_S3_SECRET_ACCESS_KEY\""
     printf '%s\n' 'write-out = "%{http_code} %{size_download}\n"'
-    (cd "$WORK/restore-src" && find . -type f | sed 's#^\./##' | LC_ALL=C sort) | while IFS= read -r k; do
+    (cd "$WORK/restore-src" && find . -type f ! -name .cfgsync-marker | sed 's#^\./##' |
+      LC_ALL=C sort) | while IFS= read -r k; do
       echo "url = \"http://127.0.0.1:$S3RVER_PORT/$BUCKET/restore/$k\""
       echo "output = \"$WORK/restore-curl/$k\""
     done
