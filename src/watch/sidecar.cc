@@ -125,6 +125,8 @@ struct Sidecar::Impl {
   bool root_missing_said = false;  // the error line for a missing --dir was logged
   bool root_lost = false;          // --dir went away or was replaced while watched
   int failures_in_a_row = 0;
+  int outages_in_a_row = 0;          // of failures_in_a_row: network, 5xx, throttling
+  int refusals_in_a_row = 0;         // of failures_in_a_row: the rest (403, missing bucket...)
   std::optional<MonoTime> probe_at;  // while the remote fails: when to try it again
   bool probe_in_flight = false;
   MonoTime remote_back_at{};  // when the remote last came back after an outage
@@ -159,7 +161,7 @@ struct Sidecar::Impl {
   void OnReconcileResult(const JobResult& r, MonoTime now);
   void ScheduleAfterReconcile(const PushStats& s, MonoTime now);
   void NoteRemote(const JobResult& r, MonoTime now);
-  MonoTime Backoff(MonoTime now, const Error& e) const;
+  MonoTime Backoff(MonoTime now, const Error& e);
   MonoTime LocalBackoff(const std::string& rel, MonoTime now);
   void Dispatch(std::vector<DueChange> due, bool probe = false);
   void DispatchDue(MonoTime now);
@@ -341,9 +343,14 @@ void Sidecar::Impl::Apply(std::vector<FsEvent> events, MonoTime now) {
   }
 }
 
-MonoTime Sidecar::Impl::Backoff(MonoTime now, const Error& e) const {
-  const Millis cap = IsRetryable(e.kind) ? kMaxOutageBackoff : kMaxRefusalBackoff;
-  const int shift = std::clamp(failures_in_a_row - 1, 0, 20);
+/* Outages and refusals back off apart: a server coming back from an outage may refuse a
+ * request or two (a bucket not there yet) without starting from the refusal's long wait. */
+MonoTime Sidecar::Impl::Backoff(MonoTime now, const Error& e) {
+  const bool outage = IsRetryable(e.kind);
+  int& streak = outage ? outages_in_a_row : refusals_in_a_row;
+  (outage ? refusals_in_a_row : outages_in_a_row) = 0;
+  const int shift = std::clamp(streak++, 0, 20);
+  const Millis cap = outage ? kMaxOutageBackoff : kMaxRefusalBackoff;
   return now + std::min<Millis>(cap, Millis(500LL << shift));
 }
 
@@ -373,7 +380,7 @@ void Sidecar::Impl::NoteRemote(const JobResult& r, MonoTime now) {
     auto down = (MonoMs(now) - state.remote_down_since_ms.load()) / 1000.0;
     spdlog::info("remote is back after {:.1f}s; pushing {} pending changes", down,
                  coalescer.Pending());
-    failures_in_a_row = 0;
+    failures_in_a_row = outages_in_a_row = refusals_in_a_row = 0;
     probe_at.reset();
     remote_back_at = now;
     if (r.job.kind != Job::Kind::kReconcile) reconcile_at = now;  // objects may have been lost
