@@ -259,8 +259,6 @@ write_app_files() {
   return 0
 }
 
-keys_are() { [[ $(remote_keys) == "$(printf '%s\n' "$@" | LC_ALL=C sort)" ]]; }
-
 # ---------------------------------------------------------------------------------------------
 # Rendering and the offline checks
 

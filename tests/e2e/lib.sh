@@ -13,9 +13,11 @@
 #     (same kind, same port, same data for s3rver; bucket `backups` re-created for moto).
 #   - use_s3 PATH: exports RCLONE_CONFIG_S3_*, SYNC_BUCKET and SYNC_PATH for the running server.
 #   - s3_get KEY / s3_has KEY / s3_list (awscli, an independent client; KEY relative to SYNC_PATH)
-#     and remote_keys / remote_size KEY (through `$CFGSYNC ls`, fast enough to poll with).
+#     and remote_keys / keys_are KEY... / remote_size KEY (through `$CFGSYNC ls`, fast enough to
+#     poll with).
 #   - wait_for [-t SECONDS] CMD..., and assertion helpers that print a clear failure and exit 1.
-#   - start_cfgsync LOG ARGS... / stop_cfgsync / kill_cfgsync for the process under test.
+#   - start_cfgsync LOG ARGS... / stop_cfgsync / kill_cfgsync for the process under test;
+#     find_http_port LOG for its health server; num A OP B to compare metric values.
 # shellcheck shell=bash
 # `$(echo $x)` below flattens lists onto one line for messages, on purpose:
 # shellcheck disable=SC2005,SC2046,SC2086,SC2116
@@ -391,6 +393,8 @@ remote_size() {
 
 remote_has() { remote_keys | grep -qxF -- "$1"; }
 remote_lacks() { ! remote_has "$1"; }
+# keys_are KEY...: the backup holds exactly these keys.
+keys_are() { [[ $(remote_keys) == "$(printf '%s\n' "$@" | LC_ALL=C sort)" ]]; }
 remote_count_is() { [[ $(remote_keys | grep -c .) == "$1" ]]; }
 
 # remote_content_is KEY TEXT: the size matches (cheap check first), then the body (awscli).
@@ -508,3 +512,31 @@ stop_cfgsync() {
 
 # kill_cfgsync: SIGKILL, as when the node dies.
 kill_cfgsync() { stop_cfgsync KILL; }
+
+# find_http_port LOG: HTTP_PORT from the sidecar's start-up line "serving /healthz, /readyz,
+# /metrics" (field `port`: text port=N, JSON "port":N), written by the latest start in LOG
+# (start_cfgsync appends a "=== start" line each time). With --http-addr 127.0.0.1:0 (as this
+# file exports) the kernel picks the port.
+_port_in_log() {
+  HTTP_PORT=$(awk '/^=== start / { n = 0; split("", l) } { l[++n] = $0 } END { for (i = 1; i <= n; i++) print l[i] }' \
+    "$1" 2>/dev/null | grep -F 'serving /healthz, /readyz, /metrics' |
+    sed -nE 's/.*[" ]port"?[=:]([0-9]+).*/\1/p' | tail -n 1)
+  [[ -n $HTTP_PORT ]] && return 0
+  kill -0 "$CFG_PID" 2>/dev/null || fail "cfgsync exited before serving HTTP"
+  return 1
+}
+find_http_port() {
+  wait_for -t 20 _port_in_log "$1" || fail "no 'serving /healthz, /readyz, /metrics ... port' line in $1"
+  [[ $HTTP_PORT != 0 ]] || fail "the serving line gives port 0, not the bound port"
+}
+
+# num A OP B: numeric comparison (values may be written as 1e+06); false when A is "absent"
+# or empty.
+num() {
+  [[ $1 != absent && -n $1 ]] || return 1
+  awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN {
+  a += 0; b += 0
+  if (op == "==") r = a == b; else if (op == ">=") r = a >= b; else if (op == ">") r = a > b
+  else if (op == "<=") r = a <= b; else if (op == "<") r = a < b; else r = 0
+  exit !r }'
+}

@@ -142,7 +142,6 @@ seed_remote() {
   wait_for remote_count_is "$1" || fail "seeded backup holds $(remote_keys | wc -l) keys, expected $1"
 }
 
-keys_are() { [[ $(remote_keys) == "$(printf '%s\n' "$@" | LC_ALL=C sort)" ]]; }
 # remote_has_all KEY...: every KEY is in the backup (one listing).
 remote_has_all() {
   local have k
@@ -164,19 +163,6 @@ moto_puts_prefix() {
 
 # ---------------------------------------------------------------------------------------------
 # HTTP: /readyz, /metrics, /status
-
-# find_http_port LOG: the port from the latest start's "serving /healthz, /readyz, /metrics" line.
-_port_in_log() {
-  HTTP_PORT=$(awk '/^=== start / { n = 0; split("", l) } { l[++n] = $0 } END { for (i = 1; i <= n; i++) print l[i] }' \
-    "$1" 2>/dev/null | grep -F 'serving /healthz, /readyz, /metrics' |
-    sed -nE 's/.*[" ]port"?[=:]([0-9]+).*/\1/p' | tail -n 1)
-  [[ -n $HTTP_PORT ]] && return 0
-  kill -0 "$CFG_PID" 2>/dev/null || fail "cfgsync exited before serving HTTP"
-  return 1
-}
-find_http_port() {
-  wait_for -t 20 _port_in_log "$1" || fail "no 'serving /healthz, /readyz, /metrics ... port' line in $1"
-}
 
 # http_get PATH [PORT]: HTTP_CODE (000 when nothing answers) and the body in HTTP_BODY.
 http_get() {
@@ -241,16 +227,6 @@ scrape() {
 # metric NAME: the sample's value in the last scrape, or "absent" (status 1).
 metric() {
   awk -v s="$1" '$1 == s { print $2; n++ } END { if (n != 1) { print "absent"; exit 1 } }' "$SCRAPE"
-}
-
-# num A OP B: numeric comparison (values may be written as 1e+06); false when A is "absent".
-num() {
-  [[ $1 != absent && -n $1 ]] || return 1
-  awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN {
-  a += 0; b += 0
-  if (op == "==") r = a == b; else if (op == ">=") r = a >= b; else if (op == ">") r = a > b
-  else if (op == "<=") r = a <= b; else if (op == "<") r = a < b; else r = 0
-  exit !r }'
 }
 
 # metric_cmp NAME OP VALUE: scrapes, then compares.

@@ -102,23 +102,6 @@ watch_stop() {
   assert_eq "$CFG_RC" 0 "exit code after SIGTERM"
 }
 
-# find_http_port LOG: the port of the sidecar's HTTP server. With --http-addr 127.0.0.1:0 (as
-# lib.sh exports) the kernel picks it; the start-up line "serving /healthz, /readyz, /metrics"
-# gives it as the field `port` (text: port=N, JSON: "port":N). The last start in LOG counts.
-_port_in_log() {
-  # Only what the latest start wrote (start_cfgsync appends a "=== start" line each time).
-  HTTP_PORT=$(awk '/^=== start / { n = 0; split("", l) } { l[++n] = $0 } END { for (i = 1; i <= n; i++) print l[i] }' \
-    "$1" 2>/dev/null | grep -F 'serving /healthz, /readyz, /metrics' |
-    sed -nE 's/.*[" ]port"?[=:]([0-9]+).*/\1/p' | tail -n 1)
-  [[ -n $HTTP_PORT ]] && return 0
-  kill -0 "$CFG_PID" 2>/dev/null || fail "cfgsync exited before serving HTTP"
-  return 1
-}
-find_http_port() {
-  wait_for -t 20 _port_in_log "$1" || fail "no 'serving /healthz, /readyz, /metrics ... port' line in $1"
-  [[ $HTTP_PORT != 0 ]] || fail "the serving line gives port 0, not the bound port"
-}
-
 passed() { log "ok: $E2E_SCENARIO"; }
 
 clock_past() { (($(date +%s) > $1)); }
@@ -259,13 +242,6 @@ metric() {
     fail "sample $1 missing (or repeated) in ${2:-$SCRAPE}"
   printf '%s\n' "$v"
 }
-
-# num OP: numeric comparison of two exposition values (they may be written as 1e+06).
-num() { awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN {
-  a += 0; b += 0
-  if (op == "==") r = a == b; else if (op == ">=") r = a >= b; else if (op == ">") r = a > b
-  else if (op == "<=") r = a <= b; else if (op == "<") r = a < b; else r = 0
-  exit !r }'; }
 
 # metric_cmp SAMPLE OP VALUE: scrapes, then compares.
 metric_cmp() {
@@ -976,8 +952,6 @@ sc_json_logs() {
   if json_has "$err" msg=pushed path=new1.ini bytes=8; then fail "json_has matched a wrong field value"; fi
   passed
 }
-
-keys_are() { [[ $(remote_keys) == "$(printf '%s\n' "$@" | LC_ALL=C sort)" ]]; }
 
 # A bad flag value is reported after --log-format json was read: the report is a log line too.
 sc_json_flag_errors() {

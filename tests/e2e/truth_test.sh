@@ -210,7 +210,6 @@ stop_watch() {
   log "  exit code $CFG_RC; last line: $(tail -n 1 "$SC_RUN_LINES" | head -c 300)"
 }
 
-keys_are() { [[ $(remote_keys) == "$(printf '%s\n' "$@" | LC_ALL=C sort)" ]]; }
 expect_keys() { # KEY...: the backup holds exactly these keys (polled through `cfgsync ls`)
   if wait_for keys_are "$@"; then
     good "backup keys [$*]"

@@ -42,8 +42,6 @@ watch_stop() {
   assert_eq "$CFG_RC" 0 "exit code after SIGTERM"
 }
 
-# The backup under SYNC_PATH holds exactly these keys (polled through `cfgsync ls`).
-keys_are() { [[ $(remote_keys) == "$(printf '%s\n' "$@" | LC_ALL=C sort)" ]]; }
 wait_keys() {
   wait_for keys_are "$@" || fail "expected keys [$*], backup has [$(echo $(remote_keys))]"
 }
