@@ -55,6 +55,8 @@ as_app() { setpriv --reuid="$APP_UID" --regid="$APP_GID" --clear-groups "$@"; }
 # tree_tool expect SNAPSHOT UID:GID: what a restore of SNAPSHOT's folder must produce: files
 # minus the default excludes (rclone's `*.db*` and `*.log`, matched against the file name),
 # folders only where a kept file lies below, owned by UID:GID (the owner of the restore's --dir).
+# A file stored with uid or gid 0 gets UID or GID instead: without --allow-root-owner, a restore
+# never gives root's ownership from the backup's metadata.
 tree_tool() {
   python3 - "$@" <<'PY'
 import fnmatch, hashlib, os, stat, sys
@@ -89,7 +91,10 @@ def expect(snapshot_file, dir_owner):
         name = os.path.basename(fields[1])
         if fnmatch.fnmatchcase(name, "*.db*") or fnmatch.fnmatchcase(name, "*.log"):
             continue
-        kept.append(line.rstrip("\n"))
+        uid, gid = fields[4].removeprefix("owner=").split(":")
+        want_uid, want_gid = dir_owner.split(":")
+        fields[4] = f"owner={want_uid if uid == '0' else uid}:{want_gid if gid == '0' else gid}"
+        kept.append("\t".join(fields))
         parent = os.path.dirname(fields[1])
         while parent:
             dirs.add(parent)
