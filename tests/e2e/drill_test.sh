@@ -636,7 +636,9 @@ drill_emptied() {
   kill -0 "$CFG_PID" 2>/dev/null || fail "cfgsync exited with the folder empty"
   # The restore brings everything back under the running sidecar, which must not upload it
   # again, delete anything, or stay unready (held-back deletions are looked at again every 30 s).
-  restore_and_compare "$SNAP" "$SC_DIR"
+  # Root's files (HACS, Home Assistant's own) come back root's only with --allow-root-owner;
+  # without it they would get the folder's owner, an attribute change the sidecar pushes.
+  restore_and_compare "$SNAP" "$SC_DIR" - --allow-root-owner
   wait_for -t 90 guard_cleared ||
     fail "the guard did not clear after the restore: metric $(metric cfgsync_deletion_guard_tripped), /readyz $(http_get /readyz), pending $(metric cfgsync_pending_changes)"
   assert_backup_untouched "folder restored in place"
@@ -648,7 +650,7 @@ drill_emptied() {
   wait_for -t 30 guard_reported ||
     fail "the guard is not reported for the missing folder: metric $(metric cfgsync_deletion_guard_tripped), /readyz $(http_get /readyz)"
   assert_backup_untouched "folder removed"
-  restore_and_compare "$SNAP" "$SC_DIR"
+  restore_and_compare "$SNAP" "$SC_DIR" - --allow-root-owner
   wait_for -t 30 grep -qF "watching $SC_DIR again" "$SC_LOG" ||
     fail "the sidecar does not watch the folder again"
   wait_for -t 90 guard_cleared ||
