@@ -7,6 +7,7 @@
 
 #include "config/remote_config.h"
 #include "core/log.h"
+#include "core/text.h"
 
 namespace cfgsync::cli {
 
@@ -14,9 +15,11 @@ void AddCommonFlags(CLI::App& app, CommonFlags& flags) {
   AddFlag(app, "remote", flags.remote.remote,
           "NAME:bucket/path (rclone remote from RCLONE_CONFIG_NAME_*) or a local folder; "
           "default s3:$SYNC_BUCKET/$SYNC_PATH");
-  AddFlag(app, "transfers", flags.remote.transfers, "parallel transfers (connections)");
+  AddFlag(app, "transfers", flags.remote.transfers, "parallel transfers (connections)")
+      ->check(CLI::Range(1, 256));
   AddFlag(app, "ca-bundle", flags.remote.ca_bundle, "PEM file of CAs for https endpoints");
-  AddFlag(app, "retries", flags.remote.retries, "attempts per request, the first included");
+  AddFlag(app, "retries", flags.remote.retries, "attempts per request, the first included")
+      ->check(CLI::Range(1, 100));
   AddFlag(app, "log-level", flags.log_level, "trace, debug, info, warn, error or off");
   AddFlag(app, "log-format", flags.log_format, "text or json (one object per line)");
   app.add_flag("--s3-virtual-host", flags.remote.virtual_host,
@@ -106,7 +109,7 @@ int Report(const Error& error) {
   // Written directly, whatever --log-level says: a run that fails must say why. JSON lines
   // stay parseable with --log-format json.
   std::string line = LogJson() ? FormatLogLine(true, LogTimestamp(), "error", error.message)
-                               : "cfgsync: " + error.message;
+                               : "cfgsync: " + Printable(error.message);
   std::fprintf(stderr, "%s\n", line.c_str());
   return error.kind == ErrorKind::kConfig ? kExitUsage : kExitFailure;
 }

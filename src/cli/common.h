@@ -68,11 +68,12 @@ struct RestoreFlags {
   std::string on_conflict = "newer";
   std::string chown;
   bool allow_missing_bucket = false;
+  bool allow_root_owner = false;
   bool dry_run = false;
   std::string offline_after = "0s";  // `run` defaults to 30s
 };
-// Registers --on-conflict, --chown, --allow-missing-bucket, --offline-after and, when
-// `dry_run`, --dry-run.
+// Registers --on-conflict, --chown, --allow-missing-bucket, --allow-root-owner, --offline-after
+// and, when `dry_run`, --dry-run.
 void AddRestoreFlags(CLI::App& cmd, RestoreFlags& flags, bool dry_run);
 
 // The restore step's settings, checked.

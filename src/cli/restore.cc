@@ -19,6 +19,10 @@ void AddRestoreFlags(CLI::App& cmd, RestoreFlags& flags, bool dry_run) {
   cmd.add_flag("--allow-missing-bucket", flags.allow_missing_bucket,
                "treat a missing bucket as a first deployment")
       ->envname("CFGSYNC_ALLOW_MISSING_BUCKET");
+  cmd.add_flag("--allow-root-owner", flags.allow_root_owner,
+               "apply a stored owner of uid or gid 0 (root); without it such files get --dir's "
+               "owner")
+      ->envname("CFGSYNC_ALLOW_ROOT_OWNER");
   AddFlag(cmd, "offline-after", flags.offline_after,
           "remote unreachable this long: start from --dir if it holds this remote's last "
           "restore (0: fail at once)");
@@ -45,6 +49,7 @@ Result<RestoreSetup> ParseRestoreFlags(const RestoreFlags& flags, const FolderFl
   opts.policy = *policy;
   opts.dry_run = flags.dry_run;
   opts.allow_missing_bucket = flags.allow_missing_bucket;
+  opts.allow_root_owner = flags.allow_root_owner;
   opts.transfers = transfers;
   if (!flags.chown.empty()) {
     auto owner = ParseOwner(flags.chown);

@@ -23,7 +23,7 @@ int RunStatus(const CommonFlags& common, const FolderFlags& folder, const std::s
   const std::vector<Gap> gaps = pusher.gaps().List(SIZE_MAX);
   for (const Gap& g : gaps) {
     std::printf("unprotected  %s  (%s: %s)\n", Printable(g.rel).c_str(),
-                std::string(GapReasonName(g.reason)).c_str(), g.detail.c_str());
+                std::string(GapReasonName(g.reason)).c_str(), Printable(g.detail).c_str());
   }
   std::size_t deletes = plan->deletes.size() + static_cast<std::size_t>(plan->blocked_deletes);
   bool in_sync = plan->uploads.empty() && deletes == 0 && gaps.empty();

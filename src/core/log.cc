@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 
+#include "core/text.h"
+
 namespace cfgsync {
 namespace {
 
@@ -77,8 +79,12 @@ std::string FormatLogLine(bool json, std::string_view ts, std::string_view level
     }
     return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
-  std::string line = fmt::format("{} {} {}", ts, level, msg);
-  for (auto& [k, v] : fields.items()) line += fmt::format(" {}={}", k, TextValue(v));
+  /* Messages and values may carry file names: control bytes (newlines, ESC) are escaped so that
+   * a name can neither forge a log line nor drive the terminal. */
+  std::string line = fmt::format("{} {} {}", ts, level, Printable(msg));
+  for (auto& [k, v] : fields.items()) {
+    line += fmt::format(" {}={}", Printable(k), Printable(TextValue(v)));
+  }
   return line;
 }
 

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "core/fs.h"
+#include "core/number.h"
 
 namespace cfgsync {
 namespace {
@@ -50,17 +51,13 @@ std::optional<ListenAddress> ParseAddress(std::string_view text) {
   if (colon == std::string_view::npos) return std::nullopt;
   std::string host(text.substr(0, colon));
   std::string_view port_text = text.substr(colon + 1);
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || port_text.size() > 5 || ec != std::errc() ||
-      end != port_text.data() + port_text.size() || port > 65535) {
-    return std::nullopt;
-  }
+  std::optional<std::uint16_t> port = ParseUnsigned<std::uint16_t>(port_text);
+  if (!port) return std::nullopt;
   ListenAddress out;
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     auto* sa = reinterpret_cast<sockaddr_in6*>(&out.storage);
     sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(static_cast<std::uint16_t>(port));
+    sa->sin6_port = htons(*port);
     if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &sa->sin6_addr) != 1) {
       return std::nullopt;
     }
@@ -70,7 +67,7 @@ std::optional<ListenAddress> ParseAddress(std::string_view text) {
   }
   auto* sa = reinterpret_cast<sockaddr_in*>(&out.storage);
   sa->sin_family = AF_INET;
-  sa->sin_port = htons(static_cast<std::uint16_t>(port));
+  sa->sin_port = htons(*port);
   if (host.empty()) {
     sa->sin_addr.s_addr = htonl(INADDR_ANY);
   } else if (host == "localhost") {

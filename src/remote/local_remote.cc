@@ -165,7 +165,9 @@ class LocalRemote final : public Remote {
       if (v.is_string()) user[k] = v.get<std::string>();
     }
     StoredMeta s;
-    s.meta = DecodeMeta(user);
+    std::vector<IgnoredMeta> ignored;
+    s.meta = DecodeMeta(user, &ignored);
+    WarnIgnoredMeta(key, ignored);
     if (j["md5"].is_string()) s.meta.md5_hex = j["md5"].get<std::string>();
     if (!j["size"].is_number_unsigned() || !j["data_mtime"].is_string()) return std::nullopt;
     s.size = j["size"].get<std::uint64_t>();
@@ -277,7 +279,11 @@ class LocalRemote final : public Remote {
 }  // namespace
 
 std::unique_ptr<Remote> MakeLocalRemote(const std::filesystem::path& root) {
-  std::filesystem::path p = std::filesystem::absolute(root).lexically_normal();
+  /* absolute() without an error_code throws when the working folder is gone; the path as
+   * given then still names the remote, and its operations report what fails. */
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(root, ec);
+  p = (ec ? root : p).lexically_normal();
   if (p.filename().empty() && p.has_parent_path() && p != p.root_path()) p = p.parent_path();
   return std::make_unique<LocalRemote>(p);
 }

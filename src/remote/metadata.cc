@@ -1,10 +1,15 @@
 #include "remote/metadata.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 
 #include "core/hash.h"
+#include "core/log.h"
+#include "core/number.h"
+#include "core/text.h"
 
 namespace cfgsync {
 
@@ -33,36 +38,32 @@ std::string FormatMtime(FileTime t) {
 }
 
 std::optional<FileTime> ParseMtime(std::string_view s) {
-  if (s.starts_with('-') && s.find('.') != std::string_view::npos) {
-    auto pos = ParseMtime(s.substr(1));
-    if (!pos) return std::nullopt;
-    if (pos->nsec == 0) return FileTime{-pos->sec, 0};
-    return FileTime{-pos->sec - 1, 1'000'000'000 - pos->nsec};
+  const bool neg = s.starts_with('-');
+  if (neg) s.remove_prefix(1);
+  const auto dot = s.find('.');
+  auto whole = ParseUnsigned<std::uint64_t>(s.substr(0, dot));
+  if (!whole || *whole > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+  FileTime t{static_cast<std::int64_t>(*whole), 0};
+  if (dot != std::string_view::npos) {
+    std::string_view frac = s.substr(dot + 1);
+    auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (frac.empty() || !std::all_of(frac.begin(), frac.end(), is_digit)) return std::nullopt;
+    std::string digits(frac.substr(0, 9));
+    digits.append(9 - digits.size(), '0');
+    t.nsec = ParseUnsigned<std::uint32_t>(digits).value_or(0);
   }
-  auto dot = s.find('.');
-  std::string_view whole = s.substr(0, dot);
-  if (whole.empty()) return std::nullopt;
-  FileTime t;
-  auto [p, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), t.sec);
-  if (ec != std::errc() || p != whole.data() + whole.size()) return std::nullopt;
-  if (dot == std::string_view::npos) return t;
-  std::string_view frac = s.substr(dot + 1);
-  if (frac.empty() || !std::all_of(frac.begin(), frac.end(), ::isdigit)) return std::nullopt;
-  if (t.sec < 0) return std::nullopt;
-  std::string digits(frac.substr(0, 9));
-  digits.append(9 - digits.size(), '0');
-  t.nsec = static_cast<std::uint32_t>(std::stoul(digits));
-  return t;
+  if (!neg) return t;
+  // A timespec's nanoseconds count forward even before 1970: -1.5 s is {-2, 5e8}.
+  if (t.nsec == 0) return FileTime{-t.sec, 0};
+  return FileTime{-t.sec - 1, 1'000'000'000 - t.nsec};
+}
+
+bool MtimeInRange(FileTime t) {
+  constexpr std::int64_t kLast = 253'402'300'799;  // 9999-12-31T23:59:59Z
+  return t.sec >= 0 && t.sec <= kLast && t.nsec < 1'000'000'000;
 }
 
 namespace {
-
-std::optional<std::uint32_t> ParseUint(std::string_view s, int base) {
-  std::uint32_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -90,24 +91,44 @@ std::map<std::string, std::string> EncodeMeta(const FileMeta& meta) {
   return out;
 }
 
-FileMeta DecodeMeta(const std::map<std::string, std::string>& user) {
+FileMeta DecodeMeta(const std::map<std::string, std::string>& user,
+                    std::vector<IgnoredMeta>* ignored) {
   FileMeta m;
+  auto ignore = [&](const std::string& name, const std::string& value, const char* reason) {
+    if (ignored) ignored->push_back(IgnoredMeta{name, value, reason});
+  };
   for (const auto& [raw_name, value] : user) {
     std::string name = Lower(raw_name);
+    std::optional<std::uint32_t>* field = name == "mode"  ? &m.mode
+                                          : name == "uid" ? &m.uid
+                                          : name == "gid" ? &m.gid
+                                                          : nullptr;
     // A malformed value never replaces a valid one.
     if (name == "mtime") {
-      if (auto v = ParseMtime(value)) m.mtime = v;
-    } else if (name == "mode") {
-      if (auto v = ParseUint(value, 8)) m.mode = v;
-    } else if (name == "uid") {
-      if (auto v = ParseUint(value, 10)) m.uid = v;
-    } else if (name == "gid") {
-      if (auto v = ParseUint(value, 10)) m.gid = v;
+      auto v = ParseMtime(value);
+      if (v && MtimeInRange(*v)) {
+        m.mtime = v;
+      } else {
+        ignore(name, value, v ? "outside 1970-01-01..9999-12-31" : "malformed");
+      }
+    } else if (field) {
+      auto v = ParseUnsigned<std::uint32_t>(value, name == "mode" ? 8 : 10);
+      if (v) *field = v;
+      if (!v) ignore(name, value, "malformed");
     } else if (name == "md5chksum") {
       if (auto raw = Base64Decode(value); raw && raw->size() == 16) m.md5_hex = HexEncode(*raw);
     }
   }
   return m;
+}
+
+void WarnIgnoredMeta(std::string_view key, const std::vector<IgnoredMeta>& ignored) {
+  for (const IgnoredMeta& i : ignored) {
+    spdlog::warn(WithFields("ignoring a stored attribute", {{"key", Printable(key)},
+                                                            {"attribute", i.name},
+                                                            {"value", Printable(i.value)},
+                                                            {"reason", i.reason}}));
+  }
 }
 
 }  // namespace cfgsync

@@ -125,6 +125,40 @@ TEST(ParseMtimeTest, RoundTripsNegativeTimesWithFraction) {
   EXPECT_EQ(ParseMtime("-0.75"), u);
 }
 
+TEST(ParseMtimeTest, OneMinusAtMostAndOnlyInFront) {
+  for (const char* s : {"--1.5", "--1", "-+1", "+-1", "-.5", "-1.", "- 1", "-1.-5", "1-", "1.5-",
+                        "-1.5.", "-0x1", "-1e3"}) {
+    EXPECT_EQ(ParseMtime(s), std::nullopt) << "input \"" << s << "\"";
+  }
+  EXPECT_EQ(ParseMtime("-0"), (FileTime{0, 0}));
+  EXPECT_EQ(ParseMtime("-0.5"), (FileTime{-1, 500000000}));
+}
+
+TEST(ParseMtimeTest, SecondsMustFitIn64Bits) {
+  EXPECT_EQ(ParseMtime("9223372036854775807"), (FileTime{INT64_MAX, 0}));
+  EXPECT_EQ(ParseMtime("-9223372036854775807.5"), (FileTime{INT64_MIN, 500000000}));
+  EXPECT_EQ(ParseMtime("9223372036854775808"), std::nullopt);
+  EXPECT_EQ(ParseMtime("18446744073709551616.1"), std::nullopt);
+}
+
+TEST(ParseMtimeTest, LongFractionsAreDigitsOnly) {
+  EXPECT_EQ(ParseMtime("1.1234567890000000000000000000001"), (FileTime{1, 123456789}));
+  EXPECT_EQ(ParseMtime("1.123456789x"), std::nullopt);
+  EXPECT_EQ(ParseMtime("1.1234567890-"), std::nullopt);
+}
+
+// ---- MtimeInRange ----
+
+TEST(MtimeInRangeTest, From1970ToTheEndOf9999) {
+  EXPECT_TRUE(MtimeInRange({0, 0}));
+  EXPECT_TRUE(MtimeInRange({253402300799, 999999999}));  // 9999-12-31T23:59:59.999999999Z
+  EXPECT_FALSE(MtimeInRange({253402300800, 0}));         // 10000-01-01
+  EXPECT_FALSE(MtimeInRange({-1, 999999999}));
+  EXPECT_FALSE(MtimeInRange({INT64_MAX, 0}));
+  EXPECT_FALSE(MtimeInRange({INT64_MIN, 0}));
+  EXPECT_FALSE(MtimeInRange({1, 1000000000}));
+}
+
 // ---- EncodeMeta ----
 
 TEST(EncodeMetaTest, EmptyMetaIsEmptyMap) { EXPECT_TRUE(EncodeMeta(FileMeta{}).empty()); }
@@ -213,6 +247,28 @@ TEST(DecodeMetaTest, AllFields) {
 }
 
 TEST(DecodeMetaTest, EmptyMapIsEmptyMeta) { EXPECT_EQ(DecodeMeta({}), FileMeta{}); }
+
+TEST(DecodeMetaTest, MtimeOutsideTheRangeIsAbsentAndReported) {
+  for (const char* bad : {"9223372036854775807", "253402300800", "-1", "-86400.5"}) {
+    std::vector<IgnoredMeta> ignored;
+    FileMeta m = DecodeMeta({{"mtime", bad}, {"mode", "100644"}}, &ignored);
+    EXPECT_EQ(m.mtime, std::nullopt) << bad;
+    EXPECT_EQ(m.mode, 0100644u);
+    ASSERT_EQ(ignored.size(), 1u) << bad;
+    EXPECT_EQ(ignored[0].name, "mtime");
+    EXPECT_EQ(ignored[0].value, bad);
+    EXPECT_EQ(ignored[0].reason, "outside 1970-01-01..9999-12-31");
+  }
+}
+
+TEST(DecodeMetaTest, MalformedValuesAreReported) {
+  std::vector<IgnoredMeta> ignored;
+  FileMeta m =
+      DecodeMeta({{"mtime", "--1.5"}, {"mode", "9"}, {"uid", "-1"}, {"gid", "1"}}, &ignored);
+  EXPECT_EQ(m.gid, 1u);
+  ASSERT_EQ(ignored.size(), 3u);
+  for (const auto& i : ignored) EXPECT_EQ(i.reason, "malformed") << i.name;
+}
 
 TEST(DecodeMetaTest, ModeWithLeadingZeroIsOctalToo) {
   EXPECT_EQ(DecodeMeta({{"mode", "0100640"}}).mode, 0100640u);

@@ -11,6 +11,8 @@
 
 #include "core/fs.h"
 #include "core/hash.h"
+#include "core/number.h"
+#include "core/text.h"
 #include "remote/key.h"
 #include "s3/http.h"
 #include "s3/xml.h"
@@ -110,7 +112,7 @@ class S3Remote final : public Remote {
                                   const std::string& full, const FileMeta& meta);
   Result<std::string> UploadParts(const Source& src, const std::string& full,
                                   const std::string& upload_id);
-  ObjectInfo InfoFromHeaders(std::string key, const HttpResponse& resp) const;
+  Result<ObjectInfo> InfoFromHeaders(std::string key, const HttpResponse& resp) const;
   Error MissingOrNoBucket(Error e);
 
   S3Config cfg_;
@@ -204,18 +206,27 @@ Error S3Remote::MissingOrNoBucket(Error e) {
   return e;
 }
 
-ObjectInfo S3Remote::InfoFromHeaders(std::string key, const HttpResponse& resp) const {
+// The object's attributes from a HEAD or GET response. A Content-Length that is not a
+// number that fits in 64 bits is kProtocol naming the key.
+Result<ObjectInfo> S3Remote::InfoFromHeaders(std::string key, const HttpResponse& resp) const {
   ObjectInfo info;
-  info.key = std::move(key);
   std::string len = resp.Header("content-length");
-  info.size = len.empty() ? 0 : std::stoull(len);
+  auto size = len.empty() ? std::optional<std::uint64_t>(0) : ParseUnsigned<std::uint64_t>(len);
+  if (!size) {
+    return Fail(ErrorKind::kProtocol, Printable(key) + ": the server sent Content-Length \"" +
+                                          Printable(len.substr(0, 40)) + "\", not a size");
+  }
+  info.key = std::move(key);
+  info.size = *size;
   info.etag = StripQuotes(resp.Header("etag"));
   info.modified = ParseHttpDate(resp.Header("last-modified"));
   std::map<std::string, std::string> user;
   for (const auto& [k, v] : resp.headers) {
     if (k.starts_with("x-amz-meta-")) user[k.substr(11)] = v;
   }
-  info.meta = DecodeMeta(user);
+  std::vector<IgnoredMeta> ignored;
+  info.meta = DecodeMeta(user, &ignored);
+  WarnIgnoredMeta(info.key, ignored);
   if (!info.meta->md5_hex && IsMd5Etag(info.etag)) info.meta->md5_hex = info.etag;
   return info;
 }
@@ -265,7 +276,9 @@ Result<ObjectInfo> S3Remote::Stat(std::string_view key) {
   c.key = FullKey(key);
   auto resp = Execute("stat " + std::string(key), c);
   if (!resp) return std::unexpected(MissingOrNoBucket(resp.error()));
-  return InfoFromHeaders(std::string(key), *resp);
+  auto info = InfoFromHeaders(std::string(key), *resp);
+  if (!info) return std::unexpected(info.error().With("stat"));
+  return info;
 }
 
 Result<ObjectInfo> S3Remote::Get(std::string_view key, const std::filesystem::path& dest) {
@@ -278,7 +291,9 @@ Result<ObjectInfo> S3Remote::Get(std::string_view key, const std::filesystem::pa
   for (int attempt = 0;; ++attempt) {
     auto resp = Execute(what, c);
     if (!resp) return std::unexpected(MissingOrNoBucket(resp.error()));
-    ObjectInfo info = InfoFromHeaders(std::string(key), *resp);
+    auto parsed = InfoFromHeaders(std::string(key), *resp);
+    if (!parsed) return std::unexpected(parsed.error().With("get"));
+    ObjectInfo info = std::move(*parsed);
     info.size = resp->sink_bytes;
     const auto& want = info.meta->md5_hex;
     if (!want || *want == resp->sink_md5_hex) return info;  // durability is the caller's call

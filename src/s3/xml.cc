@@ -6,6 +6,8 @@
 #include <pugixml.hpp>
 #include <vector>
 
+#include "core/number.h"
+
 namespace cfgsync::s3 {
 namespace {
 
@@ -99,13 +101,6 @@ Result<pugi::xml_node> LoadRoot(pugi::xml_document& doc, std::string_view xml,
   return root;
 }
 
-std::optional<std::uint64_t> ParseUint(std::string_view s) {
-  std::uint64_t value = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
-  return value;
-}
-
 // `raw`, percent-decoded when the listing is URL-encoded.
 Result<std::string> ListValue(std::string raw, bool url_encoded, std::string_view field) {
   if (!url_encoded) return raw;
@@ -122,7 +117,7 @@ Result<ListEntry> ParseListEntry(pugi::xml_node contents, bool url_encoded) {
   Result<std::string> decoded = ListValue(Text(key), url_encoded, "Key");
   if (!decoded) return std::unexpected(decoded.error());
   entry.key = std::move(*decoded);
-  std::optional<std::uint64_t> size = ParseUint(ChildText(contents, "Size"));
+  std::optional<std::uint64_t> size = ParseUnsigned<std::uint64_t>(ChildText(contents, "Size"));
   if (!size) return Malformed(kWhat, "bad or missing <Size> for key \"" + entry.key + "\"");
   entry.size = *size;
   std::optional<WallTime> modified = ParseIso8601(ChildText(contents, "LastModified"));

@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/parallel.h"
+#include "core/text.h"
 #include "sync/marker.h"
 
 namespace cfgsync {
@@ -272,9 +273,9 @@ Result<PushStats> Pusher::Reconcile(bool probe) {
 }
 
 void PrintPlan(const PushPlan& plan) {
-  for (const auto& k : plan.uploads) std::printf("upload   %s\n", k.c_str());
-  for (const auto& k : plan.verify) std::printf("check    %s\n", k.c_str());
-  for (const auto& k : plan.deletes) std::printf("delete   %s\n", k.c_str());
+  for (const auto& k : plan.uploads) std::printf("upload   %s\n", Printable(k).c_str());
+  for (const auto& k : plan.verify) std::printf("check    %s\n", Printable(k).c_str());
+  for (const auto& k : plan.deletes) std::printf("delete   %s\n", Printable(k).c_str());
   if (plan.blocked_deletes > 0) {
     std::printf("blocked  %lld deletions (%s)\n", static_cast<long long>(plan.blocked_deletes),
                 plan.guard_reason.c_str());

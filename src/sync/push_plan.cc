@@ -50,11 +50,16 @@ RemoteIndex IndexFromListing(std::vector<ObjectInfo> listing) {
   return index;
 }
 
+// The largest count --max-delete takes: far above any folder of config files, and well inside
+// the range of the integer it is stored in.
+constexpr double kMaxDeleteCount = 1e9;
+
 Result<DeleteGuard> ParseDeleteGuard(std::string_view text) {
   auto bad = [&] {
-    return Fail(
-        ErrorKind::kConfig,
-        "--max-delete: want a count (25) or a percentage (50%), not \"" + std::string(text) + "\"");
+    return Fail(ErrorKind::kConfig,
+                "--max-delete: want a count (0 to 1000000000) or a percentage (0% to 100%), not "
+                "\"" +
+                    std::string(text) + "\"");
   };
   bool percent = text.ends_with('%');
   std::string_view num = percent ? text.substr(0, text.size() - 1) : text;
@@ -69,7 +74,7 @@ Result<DeleteGuard> ParseDeleteGuard(std::string_view text) {
     if (v > 100) return bad();
     g.max_percent = v;
   } else {
-    if (v != std::floor(v)) return bad();
+    if (v != std::floor(v) || v > kMaxDeleteCount) return bad();
     g.max_count = static_cast<std::int64_t>(v);
   }
   return g;

@@ -37,7 +37,8 @@ struct DeleteGuard {
   std::int64_t percent_min_objects = 10;  // the percentage applies above this many objects
 };
 
-// Parses "N" or "N%" (default "50%"); kConfig naming --max-delete otherwise.
+// Parses "N" (0 to 10^9) or "N%" (0 to 100; default "50%"); kConfig naming --max-delete
+// otherwise.
 Result<DeleteGuard> ParseDeleteGuard(std::string_view text);
 
 // What a pass must do.

@@ -330,6 +330,15 @@ TEST(ParseDeleteGuardTest, BadValuesAreConfigErrorsNamingTheFlag) {
   }
 }
 
+TEST(ParseDeleteGuardTest, CountsAboveOneBillionAreRefused) {
+  EXPECT_EQ(ParseDeleteGuard("1000000000")->max_count, 1'000'000'000);
+  for (const char* big : {"1000000001", "1e30", "9223372036854775808", "1e300"}) {
+    auto g = ParseDeleteGuard(big);
+    ASSERT_FALSE(g) << big;
+    EXPECT_NE(g.error().message.find("0 to 1000000000"), std::string::npos) << g.error().message;
+  }
+}
+
 TEST(DeleteGuardVerdictTest, NoDeletionsAlwaysAllowed) {
   EXPECT_EQ(DeleteGuardVerdict(Guard("0"), 0, 100, /*local_empty=*/true), "");
 }

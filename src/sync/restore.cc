@@ -18,10 +18,12 @@
 
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/number.h"
 #include "core/parallel.h"
 #include "core/text.h"
 #include "sync/group_commit.h"
 #include "sync/listing_feed.h"
+#include "sync/restore_meta.h"
 #include "sync/safe_dir.h"
 
 namespace cfgsync {
@@ -41,8 +43,10 @@ std::int64_t RemoveStaleTemps(int root_fd, const LocalTree& tree) {
   for (const auto& rel : dirs) {
     auto dir = OpenDirBeneath(root_fd, rel, false, std::nullopt);
     if (!dir) continue;
-    DIR* d = ::fdopendir(::fcntl(dir->get(), F_DUPFD_CLOEXEC, 0));
-    if (!d) continue;
+    UniqueFd dup(::fcntl(dir->get(), F_DUPFD_CLOEXEC, 0));
+    DIR* d = dup ? ::fdopendir(dup.get()) : nullptr;
+    if (!d) continue;  // `dup` closes the descriptor fdopendir did not take
+    dup.Release();
     while (dirent* e = ::readdir(d)) {
       if (IsTempName(e->d_name) && ::unlinkat(dir->get(), e->d_name, 0) == 0) ++removed;
     }
@@ -104,10 +108,16 @@ Status SyncDirtyDirs(Run& run) {
   return {};
 }
 
-// The attributes a restored file gets: stored ones, the listing's time when none was stored
-// (as rclone does), and --chown's owner over the stored one.
+// The attributes a restored file gets: the stored ones restore may apply (SanitizeForRestore;
+// what it leaves out is logged), the listing's time when none was stored (as rclone does), and
+// --chown's owner over the stored one. With CAP_CHOWN, an absent owner is --dir's.
 FileMeta TargetMeta(Run& run, const ObjectInfo& stored) {
-  FileMeta m = stored.meta.value_or(FileMeta{});
+  SafeMeta safe = SanitizeForRestore(stored.meta.value_or(FileMeta{}), run.opts.allow_root_owner);
+  if (!safe.dropped.empty()) {
+    spdlog::warn(WithFields("restoring without some stored attributes",
+                            {{"key", Printable(stored.key)}, {"ignored", safe.dropped}}));
+  }
+  FileMeta& m = safe.meta;
   if (!m.mtime) {
     auto ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(stored.modified.time_since_epoch());
@@ -118,6 +128,9 @@ FileMeta TargetMeta(Run& run, const ObjectInfo& stored) {
   if (run.opts.chown) {
     m.uid = run.opts.chown->uid;
     m.gid = run.opts.chown->gid;
+  } else if (run.can_chown && run.dir_owner) {
+    if (!m.uid) m.uid = run.dir_owner->uid;
+    if (!m.gid) m.gid = run.dir_owner->gid;
   } else if (!run.can_chown &&
              ((m.uid && *m.uid != ::geteuid()) || (m.gid && *m.gid != ::getegid()))) {
     std::call_once(run.owner_warning, [&] {
@@ -126,7 +139,7 @@ FileMeta TargetMeta(Run& run, const ObjectInfo& stored) {
           ::geteuid(), m.uid.value_or(0), m.gid.value_or(0), stored.key);
     });
   }
-  return m;
+  return std::move(m);
 }
 
 // Counts the outcome of one step and logs it; a failure that dooms the whole run stops it.
@@ -218,17 +231,17 @@ void Execute(Run& run, const std::vector<ObjectInfo>& listing, const RestorePlan
 
 Result<Owner> ParseOwner(std::string_view text) {
   auto colon = text.find(':');
-  Owner o{};
-  auto num = [](std::string_view s, auto& out) {
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return !s.empty() && ec == std::errc() && p == s.data() + s.size();
-  };
-  if (colon == std::string_view::npos || !num(text.substr(0, colon), o.uid) ||
-      !num(text.substr(colon + 1), o.gid)) {
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  if (colon != std::string_view::npos) {
+    uid = ParseUnsigned<uid_t>(text.substr(0, colon));
+    gid = ParseUnsigned<gid_t>(text.substr(colon + 1));
+  }
+  if (!uid || !gid) {
     return Fail(ErrorKind::kConfig,
                 "--chown: want UID:GID (e.g. 1000:1000), not \"" + std::string(text) + "\"");
   }
-  return o;
+  return Owner{*uid, *gid};
 }
 
 bool CanChown() {
@@ -236,8 +249,11 @@ bool CanChown() {
   std::string line;
   while (std::getline(status, line)) {
     if (line.starts_with("CapEff:")) {
-      std::uint64_t caps = std::stoull(line.substr(7), nullptr, 16);
-      return caps & 1;  // CAP_CHOWN is capability 0
+      std::string_view hex(line);
+      hex.remove_prefix(7);
+      while (hex.starts_with('\t') || hex.starts_with(' ')) hex.remove_prefix(1);
+      auto caps = ParseUnsigned<std::uint64_t>(hex, 16);
+      return caps ? (*caps & 1) != 0 : ::geteuid() == 0;  // CAP_CHOWN is capability 0
     }
   }
   return ::geteuid() == 0;
@@ -335,7 +351,8 @@ struct Target {
 // to watch even after a first deployment.
 Status CreateDir(const RestoreOptions& opts) {
   if (opts.dry_run) return {};
-  bool created = !std::filesystem::exists(opts.dir);
+  struct stat st {};
+  bool created = ::stat(opts.dir.c_str(), &st) != 0 && errno == ENOENT;
   if (auto ok = MakeDirs(opts.dir); !ok) return ok;
   if (created && opts.chown && ::chown(opts.dir.c_str(), opts.chown->uid, opts.chown->gid) != 0) {
     return std::unexpected(ErrnoError("chown", opts.dir));

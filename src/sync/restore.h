@@ -36,6 +36,8 @@ struct RestoreOptions {
   bool dry_run = false;
   bool allow_missing_bucket = false;
   std::optional<Owner> chown;  // --chown: every restored file and created folder gets this owner
+  // --allow-root-owner: apply a stored uid or gid of 0; otherwise such an owner counts as absent.
+  bool allow_root_owner = false;
   int transfers = 16;
   FlushMode flush = FlushMode::kAuto;
   // The bucket as people should read it in the missing-bucket error, e.g.

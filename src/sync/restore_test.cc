@@ -210,15 +210,55 @@ TEST_P(RunRestoreTest, NewFoldersBelongToTheOwnerOfDir) {
   EXPECT_EQ(LStat(dir_ / "made" / "by" / "restore.ini").st_uid, 1000u);  // the stored owner
 }
 
-TEST_P(RunRestoreTest, SetuidBitSurvivesTheChangeOfOwner) {
-  if (!CanChown()) GTEST_SKIP() << "needs CAP_CHOWN";
-  mem_.Seed("tool", "#!/bin/sh\n", Meta(kStored, 0104755, 1234, 1234));
+// Whoever can write the bucket chooses the stored mode: a restore never creates a setuid,
+// setgid or sticky file, nor anything but a regular file.
+TEST_P(RunRestoreTest, PrivilegedModeBitsAndSpecialTypesAreNeverRestored) {
+  mem_.Seed("tool", "#!/bin/sh\n", Meta(kStored, 0107777, 1234, 1234));
+  mem_.Seed("dev", "x", Meta(kStored, 020666));   // a character device
+  mem_.Seed("fifo", "y", Meta(kStored, 010644));  // a fifo
   auto stats = Run();
   ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(stats->restored, 3);
   struct stat st = LStat(dir_ / "tool");
-  EXPECT_EQ(st.st_uid, 1234u);
-  EXPECT_EQ(st.st_mode & 07777, 04755u);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0777u);
   EXPECT_EQ(st.st_mtim.tv_nsec, kStored.nsec);
+  if (CanChown()) {
+    EXPECT_EQ(st.st_uid, 1234u);
+  }
+  for (const char* name : {"dev", "fifo"}) {
+    struct stat sp = LStat(dir_ / name);
+    EXPECT_TRUE(S_ISREG(sp.st_mode)) << name;
+  }
+  EXPECT_EQ(LStat(dir_ / "dev").st_mode & 07777, 0666u);
+  EXPECT_EQ(ReadFile(dir_ / "fifo"), "y");
+}
+
+// A stored owner of root counts as no owner: the file gets --dir's owner, as new folders do.
+TEST_P(RunRestoreTest, RootOwnerIsAppliedOnlyWhenAllowed) {
+  if (!CanChown()) GTEST_SKIP() << "needs CAP_CHOWN";
+  fs::create_directories(dir_);
+  ASSERT_EQ(::chown(dir_.c_str(), 2345, 3456), 0);
+  mem_.Seed("root.ini", "r", Meta(kStored, 0100644, 0, 0));
+  mem_.Seed("group.ini", "g", Meta(kStored, 0100644, 1000, 0));
+  mem_.Seed("none.ini", "n", Meta(kStored, 0100644));
+  auto stats = Run();
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(LStat(dir_ / "root.ini").st_uid, 2345u);
+  EXPECT_EQ(LStat(dir_ / "root.ini").st_gid, 3456u);
+  EXPECT_EQ(LStat(dir_ / "group.ini").st_uid, 1000u);
+  EXPECT_EQ(LStat(dir_ / "group.ini").st_gid, 3456u);
+  EXPECT_EQ(LStat(dir_ / "none.ini").st_uid, 2345u);
+
+  fs::path again = dir_.parent_path() / "allowed";
+  RestoreOptions opts = Opts();
+  opts.dir = again;
+  opts.allow_root_owner = true;
+  stats = Run(opts);
+  ASSERT_TRUE(stats) << Text(stats);
+  EXPECT_EQ(LStat(again / "root.ini").st_uid, 0u);
+  EXPECT_EQ(LStat(again / "root.ini").st_gid, 0u);
+  fs::remove_all(again);
 }
 
 TEST_P(RunRestoreTest, DryRunWritesNothing) {

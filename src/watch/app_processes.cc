@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string>
 
+#include "core/number.h"
+
 namespace cfgsync {
 
 void AppProcesses::Snapshot() {
@@ -16,12 +18,13 @@ void AppProcesses::Snapshot() {
   if (!std::getline(comm, name) || name != "pause") return;
   std::error_code ec;
   const pid_t self = ::getpid();
-  for (const auto& entry : std::filesystem::directory_iterator(proc_, ec)) {
-    const std::string base = entry.path().filename().string();
-    pid_t pid = 0;
-    auto [p, err] = std::from_chars(base.data(), base.data() + base.size(), pid);
-    if (err != std::errc() || p != base.data() + base.size() || pid <= 1 || pid == self) continue;
-    if (auto start = StartTime(pid); start != 0) pids_.emplace_back(pid, start);
+  /* increment(ec), not ++: a process that exits while /proc is read must not throw. */
+  std::filesystem::directory_iterator it(proc_, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string base = it->path().filename().string();
+    auto pid = ParseSigned<pid_t>(base);
+    if (!pid || *pid <= 1 || *pid == self) continue;
+    if (auto start = StartTime(*pid); start != 0) pids_.emplace_back(*pid, start);
   }
 }
 
@@ -45,7 +48,7 @@ unsigned long long AppProcesses::StartTime(pid_t pid) const {
   unsigned long long start = 0;
   for (int i = 3; i <= 22 && rest >> field; ++i) {
     if (i == 3 && field == "Z") return 0;  // a zombie has exited
-    if (i == 22) start = std::strtoull(field.c_str(), nullptr, 10);
+    if (i == 22) start = ParseUnsigned<unsigned long long>(field).value_or(0);
   }
   return start;
 }

@@ -36,6 +36,22 @@ TEST(AppProcessesTest, FollowsTheAppWhenPidOneIsPause) {
   EXPECT_TRUE(app.Gone());
 }
 
+// A start time that is not a whole number in range is no process to wait for (a garbled
+// /proc entry must not be trusted, nor end the process).
+TEST(AppProcessesTest, MalformedStartTimesAreIgnored) {
+  testing::TempDir tmp("cfgsync-proc");
+  Proc(tmp.path(), "1", "pause", "S", 10);
+  testing::WriteFile(tmp.path() / "7" / "comm", "node\n");
+  std::string stat = "7 (node) S";
+  for (int field = 4; field <= 21; ++field) stat += " 0";
+  for (const char* bad : {"20junk", "99999999999999999999999", "-20"}) {
+    testing::WriteFile(tmp.path() / "7" / "stat", stat + " " + bad + " 0 0\n");
+    AppProcesses app(tmp.path());
+    app.Snapshot();
+    EXPECT_TRUE(app.Gone()) << bad;
+  }
+}
+
 TEST(AppProcessesTest, SeesNothingWithoutASharedNamespace) {
   testing::TempDir tmp("cfgsync-proc");
   Proc(tmp.path(), "1", "systemd", "S", 1);

@@ -285,12 +285,12 @@ function targetOf(parsed, env) {
 // capabilities"; tests/e2e/deploy_test.sh checks each claim with setpriv): CHOWN applies stored
 // owners or --chown's (cfgsync sets mode and mtime first, while the file is still its own);
 // DAC_OVERRIDE writes into folders that belong to someone else: those --chown hands over, those
-// the app created on a volume that persists; FOWNER puts back setuid/setgid bits, which a change
-// of owner clears. A sidecar pushing files of several owners needs to read them all:
-// DAC_READ_SEARCH.
+// the app created on a volume that persists. No FOWNER: a restore never puts back setuid or
+// setgid bits (README "Security"). A sidecar pushing files of several owners needs to read them
+// all: DAC_READ_SEARCH.
 const ROOT_CAPS = {
-  restore: ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
-  run: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "DAC_READ_SEARCH"],
+  restore: ["CHOWN", "DAC_OVERRIDE"],
+  run: ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH"],
   watch: ["DAC_READ_SEARCH"],
 };
 

@@ -60,6 +60,17 @@ mkdir -p "$WORK/usage/dir" "$WORK/usage/remote"
   usage_error --chown cfg restore --dir dir --remote ./remote --chown 1000:
   usage_error --chown cfg run --dir dir --remote ./remote --chown abc:def
   usage_error --bogus-flag cfg sync --dir dir --remote ./remote --bogus-flag
+  # Numbers out of range: never clamped, never wrapped.
+  usage_error --retries cfg sync --dir dir --remote ./remote --retries -5
+  usage_error --retries cfg sync --dir dir --remote ./remote --retries 101
+  usage_error --transfers cfg ls --remote ./remote --transfers 0
+  usage_error --transfers cfg ls --remote ./remote --transfers 99999999999
+  CFGSYNC_RETRIES=0 usage_error --retries cfg ls --remote ./remote
+  usage_error --max-delete cfg sync --dir dir --remote ./remote --max-delete 1e30
+  usage_error 8760h cfg watch --dir dir --remote ./remote --interval 3000000h
+  usage_error --shutdown-timeout cfg watch --dir dir --remote ./remote --shutdown-timeout 3000000h
+  usage_error --debounce cfg watch --dir dir --remote ./remote --debounce 5000h5000h
+  usage_error --offline-after cfg run --dir dir --remote ./remote --offline-after 9999999999999999999999h
   usage_error --bogus-flag cfg watch --bogus-flag=1 --dir dir --remote ./remote
   # The S3 configuration: everything set but SYNC_BUCKET.
   export RCLONE_CONFIG_S3_TYPE=s3 RCLONE_CONFIG_S3_PROVIDER=Other
@@ -120,6 +131,59 @@ grep -q '3 objects, 8 bytes' "$CMD_ERR" || fail "ls summary: $(cat "$CMD_ERR")"
 # A second sync has nothing to do.
 assert_exit 0 cfg sync --dir local/config --remote ./local/remote
 grep -Eq 'uploaded 0 .*deleted 0, identical 3' "$CMD_ERR" || fail "second sync: $(cat "$CMD_ERR")"
+passed
+
+# ---------------------------------------------------------------------------------------------
+scenario "hostile stored names and mtimes: ls escapes names, out-of-range mtimes count as absent"
+cd "$WORK"
+mkdir -p hostile/config
+printf 'a=1' >hostile/config/a.ini
+TZ=UTC touch -d '2024-03-05 06:07:08' hostile/config/a.ini
+assert_exit 0 cfg sync --dir hostile/config --remote ./hostile/remote
+# Whoever can write the backup chooses the names and the attributes.
+evil=$'evil\e]0;pwned\a\nforged  line.ini'
+printf 'e' >"hostile/remote/$evil"
+python3 - hostile/remote/.cfgsync-meta/a.ini.json <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+j["attrs"]["mtime"] = "9223372036854775807"
+json.dump(j, open(sys.argv[1], "w"))
+PY
+assert_exit 0 cfg ls --remote ./hostile/remote
+if LC_ALL=C grep -q $'[\x01-\x1f\x7f]' "$CMD_OUT"; then fail "ls printed control bytes: $(od -c "$CMD_OUT" | head)"; fi
+grep -qF 'evil\x1b]0;pwned\x07\x0aforged  line.ini' "$CMD_OUT" || fail "ls: escaped name missing: $(cat "$CMD_OUT")"
+grep -qE '2024-03-05 06:07:08  100644  a\.ini$' "$CMD_OUT" || fail "ls: a.ini's time: $(cat "$CMD_OUT")"
+assert_contains "$CMD_ERR" 'ignoring a stored attribute attribute=mtime key=a\.ini reason="outside 1970-01-01..9999-12-31"' "the warning about a.ini's mtime"
+assert_exit 0 cfg restore --dir hostile/restored --remote ./hostile/remote
+year=$(stat -c %y hostile/restored/a.ini | cut -c1-4)
+[[ $year -lt 2100 ]] || fail "restore set the year $year from a stored mtime of INT64_MAX"
+assert_contains "$CMD_ERR" 'ignoring a stored attribute.*key=a\.ini' "restore's warning about a.ini's mtime"
+if LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]' "$CMD_ERR"; then
+  fail "restore logged control bytes: $(od -c "$CMD_ERR" | head)"
+fi
+passed
+
+# ---------------------------------------------------------------------------------------------
+scenario "a 20-digit Content-Length: ls and restore exit 1 naming it, no temporary file left"
+cd "$WORK"
+HOSTILE_PORT=$(free_port)
+python3 "$CFGSYNC_SOURCE_DIR/tests/support/hostile_s3.py" "$HOSTILE_PORT" &
+HOSTILE_PID=$!
+wait_for _port_open "$HOSTILE_PORT"
+(
+  export RCLONE_CONFIG_S3_TYPE=s3 RCLONE_CONFIG_S3_PROVIDER=Other
+  export RCLONE_CONFIG_S3_ACCESS_KEY_ID=key RCLONE_CONFIG_S3_SECRET_ACCESS_KEY=secret
+  export RCLONE_CONFIG_S3_ENDPOINT=http://127.0.0.1:$HOSTILE_PORT SYNC_BUCKET=backups SYNC_PATH=app
+  assert_exit 1 cfg ls --retries 1
+  assert_contains "$CMD_ERR" 'a\.ini.*Content-Length' "ls names the object and the header"
+  assert_contains "$CMD_ERR" 'could not be read' "ls says that it failed"
+  mkdir -p cl/restored
+  assert_exit 1 cfg restore --dir cl/restored --retries 1
+  assert_contains "$CMD_ERR" 'a\.ini' "restore names the object"
+  [[ -z $(ls -A cl/restored) ]] || fail "restore left files behind: $(ls -A cl/restored)"
+)
+kill "$HOSTILE_PID"
+wait "$HOSTILE_PID" 2>/dev/null || true
 passed
 
 # ---------------------------------------------------------------------------------------------

@@ -55,6 +55,8 @@ as_app() { setpriv --reuid="$APP_UID" --regid="$APP_GID" --clear-groups "$@"; }
 # tree_tool expect SNAPSHOT UID:GID: what a restore of SNAPSHOT's folder must produce: files
 # minus the default excludes (rclone's `*.db*` and `*.log`, matched against the file name),
 # folders only where a kept file lies below, owned by UID:GID (the owner of the restore's --dir).
+# A file stored with uid or gid 0 gets UID or GID instead (without --allow-root-owner, a restore
+# never gives root's ownership from the backup's metadata), unless a 4th argument `root-allowed`.
 tree_tool() {
   python3 - "$@" <<'PY'
 import fnmatch, hashlib, os, stat, sys
@@ -80,7 +82,7 @@ def snapshot(root):
                 out.append(f"?\t{rel}\ttype={stat.S_IFMT(st.st_mode):o}")
     return sorted(out)
 
-def expect(snapshot_file, dir_owner):
+def expect(snapshot_file, dir_owner, root_allowed=False):
     kept, dirs = [], set()
     for line in open(snapshot_file):
         fields = line.rstrip("\n").split("\t")
@@ -89,7 +91,12 @@ def expect(snapshot_file, dir_owner):
         name = os.path.basename(fields[1])
         if fnmatch.fnmatchcase(name, "*.db*") or fnmatch.fnmatchcase(name, "*.log"):
             continue
-        kept.append(line.rstrip("\n"))
+        uid, gid = fields[4].removeprefix("owner=").split(":")
+        want_uid, want_gid = dir_owner.split(":")
+        if not root_allowed:
+            uid, gid = (want_uid if uid == "0" else uid), (want_gid if gid == "0" else gid)
+        fields[4] = f"owner={uid}:{gid}"
+        kept.append("\t".join(fields))
         parent = os.path.dirname(fields[1])
         while parent:
             dirs.add(parent)
@@ -98,21 +105,26 @@ def expect(snapshot_file, dir_owner):
     return sorted(kept)
 
 cmd = sys.argv[1]
-lines = snapshot(sys.argv[2]) if cmd == "snapshot" else expect(sys.argv[2], sys.argv[3])
+if cmd == "snapshot":
+    lines = snapshot(sys.argv[2])
+else:
+    lines = expect(sys.argv[2], sys.argv[3], sys.argv[4:] == ["root-allowed"])
 sys.stdout.write("".join(line + "\n" for line in lines))
 PY
 }
 
-# restore_and_compare SNAPSHOT DIR [precreate]: `cfgsync restore --dir DIR`, then DIR must hold
-# exactly what tree_tool expect derives from SNAPSHOT. With `precreate`, DIR is first created
-# empty and owned by the app, as a fresh volume prepared for it.
+# restore_and_compare SNAPSHOT DIR [precreate|-] [FLAG...]: `cfgsync restore --dir DIR FLAG...`,
+# then DIR must hold exactly what tree_tool expect derives from SNAPSHOT. With `precreate`, DIR
+# is first created empty and owned by the app, as a fresh volume prepared for it.
 restore_and_compare() {
-  local snap=$1 dir=$2 precreate=${3:-} name=${2##*/}
+  local snap=$1 dir=$2 precreate=${3:-} name=${2##*/} root=""
+  shift $(($# < 3 ? $# : 3))
+  [[ " $* " == *" --allow-root-owner "* ]] && root=root-allowed
   if [[ $precreate == precreate ]]; then
     mkdir -p "$dir"
     chown "$APP_UID:$APP_GID" "$dir"
   fi
-  assert_exit 0 "$CFGSYNC" restore --dir "$dir"
+  assert_exit 0 "$CFGSYNC" restore --dir "$dir" "$@"
   local nfiles
   nfiles=$(tree_tool expect "$snap" 0:0 | grep -c '^F' || true)
   assert_contains "$CMD_ERR" "restored $nfiles files .* rejected 0 keys, failed 0" "restore summary ($nfiles files)"
@@ -120,7 +132,7 @@ restore_and_compare() {
   owner=$(stat -c %u:%g "$dir")
   expected=$E2E_TMP/$E2E_SCENARIO_ID.expected
   actual=$E2E_TMP/$E2E_SCENARIO_ID.$name.restored
-  tree_tool expect "$snap" "$owner" >"$expected"
+  tree_tool expect "$snap" "$owner" $root >"$expected"
   tree_tool snapshot "$dir" >"$actual"
   # The checks below fail on their own even if the expectation were built wrongly.
   local f
@@ -237,6 +249,8 @@ EOF
   printf '2024-01-01 00:00:00 INFO (MainThread) [homeassistant.setup] started\n' \
     >"$ha/home-assistant.log"
   chown -R "$APP_UID:$APP_GID" "$d"
+  # Home Assistant's own process runs as root: what it writes stays root's.
+  printf '{"data": {"done": ["user"]}, "key": "onboarding", "version": 4}' >"$ha/.storage/onboarding"
   # HACS copied in by an administrator with kubectl cp: root's files until chowned.
   printf '"""HACS."""\n' >"$ha/custom_components/hacs/__init__.py"
   printf '{"domain": "hacs", "name": "HACS", "version": "1.34.0"}' \
@@ -395,6 +409,7 @@ take_snapshot() {
   awk -F'\t' '$1 == "F" { sub(/^mtime=/, "", $6); if ($6 % 1000 != 0) found = 1 } END { exit !found }' "$SNAP" ||
     fail "no file mtime with a sub-microsecond part in the snapshot"
   grep -qP '^F\t.*owner=1000:1000' "$SNAP" || fail "no file owned by $APP_UID in the snapshot"
+  grep -qP '^F\t.*owner=0:0' "$SNAP" || fail "no file owned by root in the snapshot"
 }
 
 # assert_backup_keys: the backup (awscli listing) holds exactly the files the restore must bring
@@ -446,6 +461,13 @@ drill_main() {
   assert_not_contains "$SC_LOG" "$S3_SECRET" "the secret key in the sidecar's log"
   lose_everything
   restore_and_compare "$SNAP" "$SC_ROOT/newpod/config" precreate
+  [[ $(stat -c %u:%g "$SC_ROOT/newpod/config/homeassistant/.storage/onboarding") == "$APP_UID:$APP_GID" ]] ||
+    fail "a file stored as root's was given root's ownership without --allow-root-owner"
+  assert_contains "$CMD_ERR" 'restoring without some stored attributes.*uid 0.*key=homeassistant/\.storage/onboarding' \
+    "the warning about the root owner left out"
+  restore_and_compare "$SNAP" "$SC_ROOT/newpod-root/config" precreate --allow-root-owner
+  [[ $(stat -c %u:%g "$SC_ROOT/newpod-root/config/homeassistant/.storage/onboarding") == 0:0 ]] ||
+    fail "--allow-root-owner did not restore root's ownership"
   passed
 }
 
@@ -614,7 +636,9 @@ drill_emptied() {
   kill -0 "$CFG_PID" 2>/dev/null || fail "cfgsync exited with the folder empty"
   # The restore brings everything back under the running sidecar, which must not upload it
   # again, delete anything, or stay unready (held-back deletions are looked at again every 30 s).
-  restore_and_compare "$SNAP" "$SC_DIR"
+  # Root's files (HACS, Home Assistant's own) come back root's only with --allow-root-owner;
+  # without it they would get the folder's owner, an attribute change the sidecar pushes.
+  restore_and_compare "$SNAP" "$SC_DIR" - --allow-root-owner
   wait_for -t 90 guard_cleared ||
     fail "the guard did not clear after the restore: metric $(metric cfgsync_deletion_guard_tripped), /readyz $(http_get /readyz), pending $(metric cfgsync_pending_changes)"
   assert_backup_untouched "folder restored in place"
@@ -626,7 +650,7 @@ drill_emptied() {
   wait_for -t 30 guard_reported ||
     fail "the guard is not reported for the missing folder: metric $(metric cfgsync_deletion_guard_tripped), /readyz $(http_get /readyz)"
   assert_backup_untouched "folder removed"
-  restore_and_compare "$SNAP" "$SC_DIR"
+  restore_and_compare "$SNAP" "$SC_DIR" - --allow-root-owner
   wait_for -t 30 grep -qF "watching $SC_DIR again" "$SC_LOG" ||
     fail "the sidecar does not watch the folder again"
   wait_for -t 90 guard_cleared ||
