@@ -84,8 +84,9 @@ class Remote {
 
   // Aborts the incomplete multipart uploads under the root that were started long enough ago
   // (S3: S3Config::stale_upload_age) that no upload still running can own them: those of a
-  // process killed before it could abort them. Returns how many it aborted. Backends without
-  // multipart uploads have none (the default).
+  // process killed before it could abort them. Uploads this Remote is running are never
+  // aborted. Returns how many it aborted; a server that does not list multipart uploads has
+  // none. Backends without multipart uploads have none (the default).
   virtual Result<std::size_t> AbortStaleUploads() { return std::size_t{0}; }
 };
 

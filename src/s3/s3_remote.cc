@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <functional>
 #include <iterator>
+#include <mutex>
 #include <random>
 #include <set>
 
@@ -159,6 +160,11 @@ class S3Remote final : public Remote {
   S3Config cfg_;
   Clock* clock_;
   HttpClient http_;
+  /* The multipart uploads this process is running: AbortStaleUploads never aborts them, even
+   * when the server reports a wrong Initiated time (moto always answers 2010-11-10). */
+  std::mutex uploads_mu_;
+  std::set<std::string> running_uploads_;
+  bool uploads_listing_unsupported_ = false;  // the server answered 501 to ListMultipartUploads
 };
 
 void AddMetaHeaders(Headers& h, const FileMeta& meta) {
@@ -428,7 +434,15 @@ Result<ObjectInfo> S3Remote::PutMultipart(const std::string& what, const Source&
   if (!resp) return std::unexpected(resp.error());
   auto upload_id = ParseInitiateMultipartUpload(resp->body);
   if (!upload_id) return std::unexpected(upload_id.error().With(what));
+  {
+    std::lock_guard lock(uploads_mu_);
+    running_uploads_.insert(*upload_id);
+  }
   auto etag = UploadParts(src, full, *upload_id, budget);
+  {
+    std::lock_guard lock(uploads_mu_);
+    running_uploads_.erase(*upload_id);
+  }
   if (!etag) {
     Error e = etag.error().With(what);
     if (auto aborted = AbortUpload(full, *upload_id); !aborted)
@@ -457,6 +471,10 @@ Result<std::size_t> S3Remote::AbortStaleUploads() {
   const WallTime cutoff = clock_->Wall() - cfg_.stale_upload_age;
   const std::string what = "list incomplete multipart uploads in " + Describe();
   std::size_t aborted = 0;
+  {
+    std::lock_guard lock(uploads_mu_);
+    if (uploads_listing_unsupported_) return aborted;
+  }
   std::string key_marker, id_marker;
   std::set<std::pair<std::string, std::string>> seen;
   for (;;) {
@@ -464,12 +482,24 @@ Result<std::size_t> S3Remote::AbortStaleUploads() {
     c.query = {{"uploads", ""}, {"prefix", prefix}};
     if (!key_marker.empty()) c.query.emplace_back("key-marker", key_marker);
     if (!id_marker.empty()) c.query.emplace_back("upload-id-marker", id_marker);
-    auto resp = Execute(what, c);
+    /* Best effort, tried again at the next reconcile: no retries. A server without
+     * ListMultipartUploads (s3rver) is not asked again. */
+    Budget once{0};
+    auto resp = Execute(what, c, once);
+    if (!resp && resp.error().http_status == 501) {
+      std::lock_guard lock(uploads_mu_);
+      uploads_listing_unsupported_ = true;
+      return aborted;
+    }
     if (!resp) return std::unexpected(resp.error());
     auto page = ParseListMultipartUploads(resp->body);
     if (!page) return std::unexpected(page.error().With(what));
     for (const auto& u : page->uploads) {
       if (!u.key.starts_with(prefix) || u.initiated > cutoff) continue;
+      {
+        std::lock_guard lock(uploads_mu_);
+        if (running_uploads_.contains(u.upload_id)) continue;
+      }
       if (auto ok = AbortUpload(u.key, u.upload_id); !ok) return std::unexpected(ok.error());
       ++aborted;
     }
