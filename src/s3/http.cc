@@ -125,8 +125,7 @@ int OnProgress(void* user, curl_off_t dltotal, curl_off_t, curl_off_t ultotal, c
   const auto now = Steady::now();
   const HttpOptions& o = *ex->opts;
   if (!ex->request_sent && ulnow >= ultotal) ex->request_sent = now;
-  if (!ex->answered && ex->request_sent &&
-      now - *ex->request_sent > o.connect_timeout + o.stall_timeout) {
+  if (!ex->answered && ex->request_sent && now - *ex->request_sent > o.stall_timeout) {
     ex->abort_reason = "no answer within " + Seconds(o.stall_timeout) + " of the request";
     return 1;
   }

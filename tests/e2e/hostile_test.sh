@@ -167,6 +167,10 @@ start_fault --fault trickle=2 --only get
 restore_case "restore: body at 2 bytes/s" 1 12 0 25 'too slow|deadline|no answer' \
   --stall-timeout 2s --retries 2
 
+start_fault --fault delay=60
+restore_case "restore: no answer for 60 s" 1 3 0 15 'too slow|no answer' \
+  --stall-timeout 2s --retries 2
+
 # A full disk (an 8 kB tmpfs, where root may mount one): the error says so, and no temporary
 # file is left behind.
 FULL=$E2E_TMP/full

@@ -18,6 +18,7 @@ Faults (repeat --fault, or set FAULT_S3_FAULTS="name=value,name"):
   short-body           GET object: Content-Length 1000 more than sent, then the connection closes
   bad-md5              GET object: the body's last byte is changed (ETag and metadata unchanged)
   trickle=N            GET object: the body at N bytes a second
+  delay=N              every answer waits N seconds before its first byte
   repeat-token         ListObjectsV2: every page is truncated and names the same token
   empty-token          ListObjectsV2: truncated with an empty NextContinuationToken
   synthetic=N          the bucket also lists N objects PREFIX/synthetic/kNNNNNNNN.ini (generated
@@ -236,6 +237,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def request_fault(self, op, key):
         """Answers the request with a fault when one applies; True if it did."""
+        if "delay" in faults:
+            time.sleep(float(faults["delay"]))
         if "redirect" in faults:
             code = int(faults["redirect"])
             loc = "http://127.0.0.1:9/%s/%s" % (opts.bucket, key)
