@@ -329,8 +329,8 @@ Status S3Remote::ListPages(std::string_view prefix, const PageSink& on_page) {
       return Fail(ErrorKind::kProtocol, "list " + Describe() +
                                             ": the server's listing is broken: it repeated the "
                                             "continuation token " +
-                                            Shown(token) + " after " +
-                                            std::to_string(seen_tokens.size()) + " pages");
+                                            Shown(token) + " on page " +
+                                            std::to_string(seen_tokens.size() + 1));
     }
     std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.key < b.key; });
     if (auto ok = on_page(std::move(out)); !ok) return ok;
