@@ -18,8 +18,11 @@ void AddCommonFlags(CLI::App& app, CommonFlags& flags) {
   AddFlag(app, "transfers", flags.remote.transfers, "parallel transfers (connections)")
       ->check(CLI::Range(1, 256));
   AddFlag(app, "ca-bundle", flags.remote.ca_bundle, "PEM file of CAs for https endpoints");
-  AddFlag(app, "retries", flags.remote.retries, "attempts per request, the first included")
+  AddFlag(app, "retries", flags.remote.retries,
+          "attempts per operation (one budget for all its requests), the first included")
       ->check(CLI::Range(1, 100));
+  AddFlag(app, "stall-timeout", flags.remote.stall_timeout,
+          "a request with no answer, or moving under 1 KiB/s, for this long fails");
   AddFlag(app, "log-level", flags.log_level, "trace, debug, info, warn, error or off");
   AddFlag(app, "log-format", flags.log_format, "text or json (one object per line)");
   app.add_flag("--s3-virtual-host", flags.remote.virtual_host,

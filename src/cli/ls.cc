@@ -24,40 +24,44 @@ std::string FormatTime(const ObjectInfo& o) {
   return fmt::format("{:%Y-%m-%d %H:%M:%S}", fmt::gmtime(listed));
 }
 
-// Lists the remote with each file's stored attributes (one HEAD per object on S3, in parallel).
-// Keys are printed escaped. An object whose attributes could not be read is listed without
-// them, its error logged, and the exit code is 1.
+// Lists the remote with each file's stored attributes (one HEAD per object on S3, in parallel),
+// a page at a time: memory does not grow with the backup. Exit 1 when the listing or a HEAD
+// failed (what was listed before is printed).
 int RunLs(const CommonFlags& flags) {
   int code = kExitOk;
   RemoteSpec spec;
   auto remote = OpenRemoteOrReport(flags, &spec, &code);
   if (!remote) return code;
-  auto list = remote->List("");
-  if (!list) return Report(list.error());
-  std::vector<Result<ObjectInfo>> stats(list->size(), Fail(ErrorKind::kNotFound, ""));
-  ParallelFor(list->size(), flags.remote.transfers, [&](std::size_t i) {
-    stats[i] = (*list)[i].meta ? Result<ObjectInfo>((*list)[i]) : remote->Stat((*list)[i].key);
-  });
   std::uint64_t total = 0;
-  std::size_t failed = 0;
-  for (std::size_t i = 0; i < list->size(); ++i) {
-    if (!stats[i]) {
-      ++failed;
-      spdlog::error(WithFields("stat failed", {{"key", Printable((*list)[i].key)},
-                                               {"error", Printable(stats[i].error().message)}}));
+  std::size_t count = 0, failed = 0;
+  Status listed = remote->ListPages("", [&](std::vector<ObjectInfo> page) -> Status {
+    std::vector<Result<ObjectInfo>> stats(page.size(), Fail(ErrorKind::kNotFound, ""));
+    ParallelFor(page.size(), flags.remote.transfers, [&](std::size_t i) {
+      stats[i] = page[i].meta ? Result<ObjectInfo>(page[i]) : remote->Stat(page[i].key);
+    });
+    for (std::size_t i = 0; i < page.size(); ++i) {
+      /* An object deleted since the listing is no failure; any other error is. */
+      if (!stats[i] && stats[i].error().kind != ErrorKind::kNotFound) {
+        ++failed;
+        Report(stats[i].error());
+      }
+      const ObjectInfo& o = stats[i] ? *stats[i] : page[i];
+      std::string mode = o.meta && o.meta->mode ? fmt::format("{:06o}", *o.meta->mode) : "     -";
+      std::printf("%12llu  %s  %s  %s\n", static_cast<unsigned long long>(o.size),
+                  FormatTime(o).c_str(), mode.c_str(), Printable(o.key).c_str());
+      total += o.size;
     }
-    const ObjectInfo& o = stats[i] ? *stats[i] : (*list)[i];
-    std::string mode = o.meta && o.meta->mode ? fmt::format("{:06o}", *o.meta->mode) : "     -";
-    std::printf("%12llu  %s  %s  %s\n", static_cast<unsigned long long>(o.size),
-                FormatTime(o).c_str(), mode.c_str(), Printable(o.key).c_str());
-    total += o.size;
-  }
-  std::fprintf(stderr, "%zu objects, %llu bytes in %s\n", list->size(),
+    count += page.size();
+    return {};
+  });
+  if (!listed) return Report(listed.error());
+  std::fprintf(stderr, "%zu objects, %llu bytes in %s\n", count,
                static_cast<unsigned long long>(total), spec.display.c_str());
-  if (failed == 0) return kExitOk;
-  std::fprintf(stderr, "cfgsync: the attributes of %zu objects could not be read (see above)\n",
-               failed);
-  return kExitFailure;
+  if (failed > 0) {
+    return Report(Error{ErrorKind::kIo, std::to_string(failed) + " of " + std::to_string(count) +
+                                            " objects could not be read (see above)"});
+  }
+  return kExitOk;
 }
 
 }  // namespace

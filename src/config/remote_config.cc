@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "core/duration.h"
 #include "remote/local_remote.h"
 
 namespace cfgsync {
@@ -146,6 +147,13 @@ Result<RemoteSpec> ResolveRemote(const RemoteFlags& flags, const EnvReader& env)
   spec.s3.transfers = flags.transfers;
   spec.s3.ca_bundle = flags.ca_bundle;
   spec.s3.max_attempts = std::max(1, flags.retries);
+  auto stall = ParseDuration(flags.stall_timeout, "--stall-timeout");
+  if (!stall) return std::unexpected(stall.error());
+  if (*stall < std::chrono::seconds(1) || *stall > std::chrono::hours(1)) {
+    return Fail(ErrorKind::kConfig,
+                "--stall-timeout: want 1s to 1h, not \"" + flags.stall_timeout + "\"");
+  }
+  spec.s3.stall_timeout = *stall;
   spec.display = name + ":" + spec.s3.bucket + (spec.s3.prefix.empty() ? "" : "/" + spec.s3.prefix);
   return spec;
 }

@@ -27,6 +27,8 @@ struct RemoteFlags {
   std::string ca_bundle;
   bool virtual_host = false;  // --s3-virtual-host
   int retries = 6;            // attempts per request, the first included
+  // --stall-timeout: a request with no answer, or moving under 1 KiB/s, this long fails.
+  std::string stall_timeout = "30s";
 };
 
 struct RemoteSpec {

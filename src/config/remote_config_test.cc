@@ -346,6 +346,25 @@ TEST(ResolveRemoteTest, FlagsCarriedIntoTheS3Config) {
   EXPECT_EQ(spec->s3.max_attempts, 3);
 }
 
+TEST(ResolveRemoteTest, StallTimeoutIsCarriedAndChecked) {
+  FakeEnv env = S3Env();
+  RemoteFlags flags = RemoteFlag("s3:b");
+  auto spec = ResolveRemote(flags, env.Reader());
+  ASSERT_TRUE(spec) << Text(spec);
+  EXPECT_EQ(spec->s3.stall_timeout, std::chrono::seconds(30));
+  flags.stall_timeout = "2s";
+  spec = ResolveRemote(flags, env.Reader());
+  ASSERT_TRUE(spec) << Text(spec);
+  EXPECT_EQ(spec->s3.stall_timeout, std::chrono::seconds(2));
+  for (const char* bad : {"0", "500ms", "2h", "soon"}) {
+    flags.stall_timeout = bad;
+    spec = ResolveRemote(flags, env.Reader());
+    ASSERT_FALSE(spec) << bad;
+    EXPECT_EQ(spec.error().kind, ErrorKind::kConfig) << bad;
+    EXPECT_NE(spec.error().message.find("--stall-timeout"), std::string::npos) << bad;
+  }
+}
+
 TEST(ResolveRemoteTest, ZeroRetriesStillMakesOneAttempt) {
   FakeEnv env = S3Env();
   RemoteFlags flags = RemoteFlag("s3:b");

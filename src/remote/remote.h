@@ -81,6 +81,13 @@ class Remote {
   // Deletes `keys` (batched internally). Keys that do not exist are not an error.
   // Missing bucket: kNoSuchBucket. Fails as a whole if any key could not be deleted.
   virtual Status Remove(std::span<const std::string> keys) = 0;
+
+  // Aborts the incomplete multipart uploads under the root that were started long enough ago
+  // (S3: S3Config::stale_upload_age) that no upload still running can own them: those of a
+  // process killed before it could abort them. Uploads this Remote is running are never
+  // aborted. Returns how many it aborted; a server that does not list multipart uploads has
+  // none. Backends without multipart uploads have none (the default).
+  virtual Result<std::size_t> AbortStaleUploads() { return std::size_t{0}; }
 };
 
 }  // namespace cfgsync

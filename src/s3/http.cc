@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 #include "core/fs.h"
 #include "core/hash.h"
@@ -16,16 +18,28 @@
 namespace cfgsync::s3 {
 namespace {
 
-constexpr std::size_t kMaxInlineBody = 8 << 20;  // listings are ~300 KB; error bodies tiny
+constexpr std::size_t kMaxInlineBody = 8 << 20;   // listings are ~300 KB; error bodies tiny
+constexpr std::size_t kMaxHeaderBytes = 1 << 20;  // S3 sends a few KB; metadata is 2 KB at most
+
+using Steady = std::chrono::steady_clock;
 
 struct Exchange {
   const HttpRequest* req;
   HttpResponse* resp;
   CURL* curl;
+  const HttpOptions* opts;
   std::uint64_t sent = 0;
   Hasher md5{Hasher::Algo::kMd5};
-  bool sink_failed = false;
+  std::optional<Error> sink_error;
+  std::string abort_reason;  // why a callback stopped the exchange
+  std::size_t header_bytes = 0;
+  bool answered = false;      // a status line arrived
+  bool body_started = false;  // the first byte of a body arrived
+  Steady::time_point start = Steady::now();
+  std::optional<Steady::time_point> request_sent;
 };
+
+std::string Seconds(Millis d) { return std::to_string((d.count() + 999) / 1000) + "s"; }
 
 std::uint64_t BodyLength(const HttpRequest& req) {
   return req.body_fd >= 0 ? req.body_length : req.body.size();
@@ -60,11 +74,12 @@ int SeekBody(void* user, curl_off_t offset, int origin) {
 std::size_t WriteBody(char* data, std::size_t size, std::size_t n, void* user) {
   auto* ex = static_cast<Exchange*>(user);
   std::size_t len = size * n;
+  ex->body_started = true;
   long status = 0;
   curl_easy_getinfo(ex->curl, CURLINFO_RESPONSE_CODE, &status);
   if (ex->req->sink_fd >= 0 && status >= 200 && status < 300) {
-    if (!WriteAll(ex->req->sink_fd, std::string_view(data, len))) {
-      ex->sink_failed = true;
+    if (auto ok = WriteAll(ex->req->sink_fd, std::string_view(data, len)); !ok) {
+      ex->sink_error = ok.error();
       return 0;
     }
     ex->md5.Update(std::string_view(data, len));
@@ -79,7 +94,13 @@ std::size_t WriteBody(char* data, std::size_t size, std::size_t n, void* user) {
 std::size_t OnHeader(char* data, std::size_t size, std::size_t n, void* user) {
   auto* ex = static_cast<Exchange*>(user);
   std::string_view line(data, size * n);
+  ex->header_bytes += line.size();
+  if (ex->header_bytes > kMaxHeaderBytes) {
+    ex->abort_reason = "the response headers exceed " + std::to_string(kMaxHeaderBytes) + " bytes";
+    return 0;
+  }
   if (line.starts_with("HTTP/")) {
+    ex->answered = true;
     ex->resp->headers.clear();  // a new response (after 100 Continue or a redirect)
     return size * n;
   }
@@ -94,6 +115,29 @@ std::size_t OnHeader(char* data, std::size_t size, std::size_t n, void* user) {
   }
   ex->resp->headers.emplace_back(std::move(name), std::string(value));
   return size * n;
+}
+
+/* Enforces the deadlines curl has no option for: the first byte of the answer, and the whole
+ * exchange scaled by its size (the size of a download is known once its headers arrive). */
+int OnProgress(void* user, curl_off_t dltotal, curl_off_t, curl_off_t ultotal, curl_off_t ulnow) {
+  auto* ex = static_cast<Exchange*>(user);
+  const auto now = Steady::now();
+  const HttpOptions& o = *ex->opts;
+  if (!ex->request_sent && ulnow >= ultotal) ex->request_sent = now;
+  if (!ex->answered && ex->request_sent && now - *ex->request_sent > o.stall_timeout) {
+    ex->abort_reason = "no answer within " + Seconds(o.stall_timeout) + " of the request";
+    return 1;
+  }
+  const std::uint64_t bytes =
+      std::max<std::uint64_t>({static_cast<std::uint64_t>(std::max<curl_off_t>(0, dltotal)),
+                               static_cast<std::uint64_t>(std::max<curl_off_t>(0, ultotal))});
+  const Millis limit = o.connect_timeout + TransferDeadline(bytes, o.stall_timeout, o.min_rate);
+  if (now - ex->start > limit) {
+    ex->abort_reason = "the exchange of " + std::to_string(bytes) + " bytes took longer than its " +
+                       Seconds(limit) + " deadline";
+    return 1;
+  }
+  return 0;
 }
 
 Error CurlError(CURLcode code, const char* detail) {
@@ -112,6 +156,13 @@ Error CurlError(CURLcode code, const char* detail) {
 }
 
 }  // namespace
+
+Millis TransferDeadline(std::uint64_t bytes, Millis stall, std::uint64_t min_rate) {
+  const std::uint64_t rate = std::max<std::uint64_t>(1, min_rate);
+  const std::uint64_t cap = static_cast<std::uint64_t>(Millis::max().count() / 4) / 1000;
+  const std::uint64_t seconds = std::min(bytes / rate + (bytes % rate ? 1 : 0), cap);
+  return 2 * stall + Millis(static_cast<std::int64_t>(seconds) * 1000);
+}
 
 std::string HttpResponse::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
@@ -149,12 +200,13 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
       pool_->idle.pop_back();
     } else {
       curl = curl_easy_init();
-      ++pool_->created;
+      if (curl) ++pool_->created;
     }
   }
+  if (!curl) return Fail(ErrorKind::kNetwork, "curl_easy_init failed (out of memory?)");
   curl_easy_reset(curl);  // keeps the connection cache
   HttpResponse resp;
-  Exchange ex{&req, &resp, curl};
+  Exchange ex{.req = &req, .resp = &resp, .curl = curl, .opts = &options_};
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = nullptr;
   for (const auto& [k, v] : req.headers)
@@ -175,9 +227,13 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
     curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_bundle.c_str());
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT,
+                   static_cast<long>(std::max<std::uint64_t>(1, options_.min_rate)));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
-                   static_cast<long>(std::max<long>(1, options_.low_speed_timeout.count() / 1000)));
+                   static_cast<long>(std::max<long>(1, options_.stall_timeout.count() / 1000)));
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &ex);
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &ex);
@@ -213,7 +269,11 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
     pool_->idle.push_back(curl);
   }
   pool_->cv.notify_one();
-  if (ex.sink_failed) return Fail(ErrorKind::kIo, "writing the downloaded body failed");
+  if (ex.sink_error) return std::unexpected(ex.sink_error->With("writing the downloaded body"));
+  if (rc != CURLE_OK && !ex.abort_reason.empty()) return Fail(ErrorKind::kNetwork, ex.abort_reason);
+  /* libcurl reports a header line over its limit (100 kB) as running out of memory. */
+  if (rc == CURLE_OUT_OF_MEMORY && !ex.body_started)
+    return Fail(ErrorKind::kNetwork, "the server's response headers are too large (over 100 kB)");
   if (rc != CURLE_OK) return std::unexpected(CurlError(rc, errbuf));
   resp.status = static_cast<int>(status);
   if (req.sink_fd >= 0) resp.sink_md5_hex = HexEncode(ex.md5.Final());

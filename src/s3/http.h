@@ -36,12 +36,22 @@ struct HttpResponse {
   std::string Header(std::string_view name) const;
 };
 
+/* Every exchange is bounded four ways, so that no server, however slow or hostile, holds a
+ * request (and an init container waiting on it) for long: the connection within
+ * connect_timeout; the first byte of the answer within stall_timeout of the request being sent;
+ * at least min_rate bytes a second over any stall_timeout window; and the whole exchange within
+ * TransferDeadline() of the bytes it carries. */
 struct HttpOptions {
   std::string ca_bundle;  // "" uses the system store; verification is always on
   Millis connect_timeout{10'000};
-  Millis low_speed_timeout{60'000};
+  Millis stall_timeout{30'000};
+  std::uint64_t min_rate = 1024;  // bytes a second
   int max_handles = 16;
 };
+
+// The longest an exchange carrying `bytes` (the request or the response body, the larger) may
+// take once connected: twice `stall` for the round trips, plus the bytes at `min_rate`.
+Millis TransferDeadline(std::uint64_t bytes, Millis stall, std::uint64_t min_rate);
 
 class HttpClient {
  public:
@@ -51,8 +61,10 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Performs one exchange; thread-safe. Any HTTP status is a success here; transport failures
-  // (connect, DNS, timeouts, truncated bodies) are kNetwork, TLS verification failures and bad
-  // URLs are kConfig. Messages name the curl error, never a header value.
+  // (connect, DNS, a deadline of HttpOptions passed, truncated bodies, oversized headers) are
+  // kNetwork, TLS verification failures and bad URLs are kConfig, a failed write to sink_fd is
+  // kIo with the errno text (a full disk says so). Messages name the cause, never a header
+  // value.
   Result<HttpResponse> Perform(const HttpRequest& request);
 
  private:

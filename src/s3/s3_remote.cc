@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <functional>
 #include <iterator>
+#include <mutex>
 #include <random>
+#include <set>
 
 #include "core/fs.h"
 #include "core/hash.h"
@@ -15,6 +17,7 @@
 #include "core/text.h"
 #include "remote/key.h"
 #include "s3/http.h"
+#include "s3/retry.h"
 #include "s3/xml.h"
 
 namespace cfgsync::s3 {
@@ -67,12 +70,39 @@ struct Call {
   int sink_fd = -1;
 };
 
+// The retries one operation may still make (S3Config::max_attempts - 1). Every request of a
+// Get, a Put (multipart included) or a Stat draws its retries from the same budget, so that
+// steps nested in one operation cannot multiply them.
+struct Budget {
+  int left;
+  int retries = 0;  // retries made so far: the backoff grows with them
+};
+
+// What Execute checks in a 2xx answer before accepting it. A failure of a retryable kind (a
+// body whose MD5 does not match, kCorrupt) is retried with the same pauses as a 5xx.
+using Check = std::function<Status(const HttpResponse&)>;
+
+// A header value from the server, shown in a message: control bytes escaped, at most 200 bytes.
+std::string Shown(std::string_view value) {
+  constexpr std::size_t kMax = 200;
+  return Printable(value.substr(0, kMax)) + (value.size() > kMax ? "..." : "");
+}
+
+std::string IsoTime(WallTime t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  struct tm tm = {};
+  char buf[32];
+  if (!gmtime_r(&secs, &tm) || !std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm))
+    return "?";
+  return buf;
+}
+
 class S3Remote final : public Remote {
  public:
   explicit S3Remote(S3Config cfg)
       : cfg_(std::move(cfg)),
         clock_(cfg_.clock ? cfg_.clock : &RealClock::Get()),
-        http_(HttpOptions{cfg_.ca_bundle, cfg_.connect_timeout, cfg_.low_speed_timeout,
+        http_(HttpOptions{cfg_.ca_bundle, cfg_.connect_timeout, cfg_.stall_timeout, cfg_.min_rate,
                           std::max(1, cfg_.transfers)}) {
     if (cfg_.endpoint.empty()) cfg_.endpoint = "https://s3." + cfg_.region + ".amazonaws.com";
   }
@@ -82,9 +112,14 @@ class S3Remote final : public Remote {
   }
 
   Status CheckRoot() override {
+    Budget budget = NewBudget();
+    return CheckRoot(budget);
+  }
+
+  Status CheckRoot(Budget& budget) {
     Call c;
     c.method = "HEAD";
-    auto r = Execute("check bucket " + cfg_.bucket, c);
+    auto r = Execute("check bucket " + cfg_.bucket, c, budget);
     if (!r && r.error().kind == ErrorKind::kNotFound) {
       // HeadBucket has no body: its 404 can only mean the bucket.
       return Fail(ErrorKind::kNoSuchBucket, "bucket " + cfg_.bucket + " does not exist", 404);
@@ -100,10 +135,17 @@ class S3Remote final : public Remote {
   Result<ObjectInfo> Put(const std::filesystem::path& src, std::string_view key,
                          const FileMeta& meta) override;
   Status Remove(std::span<const std::string> keys) override;
+  Result<std::size_t> AbortStaleUploads() override;
 
  private:
   std::string FullKey(std::string_view key) const { return JoinKey(cfg_.prefix, key); }
-  Result<HttpResponse> Execute(const std::string& what, Call& call);
+  Budget NewBudget() const { return Budget{std::max(1, cfg_.max_attempts) - 1}; }
+  Result<HttpResponse> Execute(const std::string& what, Call& call) {
+    Budget budget = NewBudget();
+    return Execute(what, call, budget);
+  }
+  Result<HttpResponse> Execute(const std::string& what, Call& call, Budget& budget,
+                               const Check& check = {});
   Result<HttpResponse> Attempt(const Call& call);
   Error ErrorFor(const std::string& what, const HttpResponse& resp, bool is_head) const;
   Result<ObjectInfo> PutSingle(const std::string& what, const Source& src, const std::string& full,
@@ -111,23 +153,23 @@ class S3Remote final : public Remote {
   Result<ObjectInfo> PutMultipart(const std::string& what, const Source& src,
                                   const std::string& full, const FileMeta& meta);
   Result<std::string> UploadParts(const Source& src, const std::string& full,
-                                  const std::string& upload_id);
+                                  const std::string& upload_id, Budget& budget);
+  Status AbortUpload(const std::string& key, const std::string& upload_id);
   Result<ObjectInfo> InfoFromHeaders(std::string key, const HttpResponse& resp) const;
-  Error MissingOrNoBucket(Error e);
+  Error MissingOrNoBucket(Error e, Budget& budget);
 
   S3Config cfg_;
   Clock* clock_;
   HttpClient http_;
+  /* The multipart uploads this process is running: AbortStaleUploads never aborts them, even
+   * when the server reports a wrong Initiated time (moto always answers 2010-11-10). */
+  std::mutex uploads_mu_;
+  std::set<std::string> running_uploads_;
+  bool uploads_listing_unsupported_ = false;  // the server answered 501 to ListMultipartUploads
 };
 
 void AddMetaHeaders(Headers& h, const FileMeta& meta) {
   for (const auto& [k, v] : EncodeMeta(meta)) h.emplace_back("x-amz-meta-" + k, v);
-}
-
-WallTime ParseHttpDate(const std::string& s) {
-  struct tm tm = {};
-  if (s.empty() || !strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) return WallTime{};
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
 std::string StripQuotes(std::string s) {
@@ -169,37 +211,61 @@ Error S3Remote::ErrorFor(const std::string& what, const HttpResponse& resp, bool
   std::string code = body ? body->code : "";
   std::string msg = what + ": " + std::to_string(resp.status);
   msg += code.empty() ? (resp.status == 404 ? " Not Found" : "") : " " + code;
+  if (resp.status >= 300 && resp.status < 400) {
+    std::string location = resp.Header("location");
+    std::string region = resp.Header("x-amz-bucket-region");
+    msg += location.empty() ? ": the server redirects elsewhere"
+                            : ": the server redirects to " + Shown(location);
+    if (!region.empty()) msg += " (the bucket is in region " + Shown(region) + ")";
+    msg += "; cfgsync does not follow redirects: set the endpoint and region the bucket is in";
+  }
+  if (code == "RequestTimeTooSkewed") {
+    std::optional<WallTime> server = ParseHttpDate(resp.Header("date"));
+    msg += server ? ": the server's time is " + IsoTime(*server) + ", this machine's " +
+                        IsoTime(clock_->Wall())
+                  : ": this machine's time is " + IsoTime(clock_->Wall());
+    msg += "; check this machine's clock (NTP)";
+  }
   return Error{ClassifyS3Error(resp.status, code), msg, resp.status};
 }
 
-// Sends `call`, retrying what a later attempt may cure with capped exponential backoff and full
-// jitter. The decision reads only the error's kind.
-Result<HttpResponse> S3Remote::Execute(const std::string& what, Call& call) {
+// Sends `call`, retrying what a later attempt may cure while `budget` lasts, pausing as
+// RetryDelay says (the server's Retry-After honoured up to kMaxRetryAfter). The decision reads
+// only the error's kind.
+Result<HttpResponse> S3Remote::Execute(const std::string& what, Call& call, Budget& budget,
+                                       const Check& check) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  Error last{ErrorKind::kNetwork, what + ": no attempt made"};
-  for (int attempt = 0; attempt < std::max(1, cfg_.max_attempts); ++attempt) {
-    if (attempt > 0) {
-      auto cap = std::min<std::int64_t>(cfg_.max_backoff.count(), cfg_.base_backoff.count()
-                                                                      << std::min(attempt - 1, 20));
-      std::uniform_int_distribution<std::int64_t> jitter(cap / 2, std::max<std::int64_t>(cap, 1));
-      clock_->SleepFor(Millis(jitter(rng)));
+  Error last{ErrorKind::kNetwork, what};
+  std::optional<Millis> retry_after;
+  for (int sent = 0;; ++sent) {
+    if (sent > 0) {
+      if (budget.left <= 0) {
+        if (sent > 1) last.message += " (" + std::to_string(sent) + " attempts)";
+        return std::unexpected(last);
+      }
+      --budget.left;
+      clock_->SleepFor(
+          RetryDelay(++budget.retries, cfg_.base_backoff, cfg_.max_backoff, retry_after, rng));
     }
+    retry_after.reset();
     auto resp = Attempt(call);
     if (!resp) {
       last = resp.error().With(what);
     } else if (resp->status >= 200 && resp->status < 300) {
-      return resp;
+      Status ok = check ? check(*resp) : Status{};
+      if (ok) return resp;
+      last = ok.error();
     } else {
       last = ErrorFor(what, *resp, call.method == "HEAD");
+      retry_after = ParseRetryAfter(resp->Header("retry-after"), clock_->Wall());
     }
-    if (!IsRetryable(last.kind)) break;
+    if (!IsRetryable(last.kind)) return std::unexpected(last);
   }
-  return std::unexpected(last);
 }
 
-Error S3Remote::MissingOrNoBucket(Error e) {
+Error S3Remote::MissingOrNoBucket(Error e, Budget& budget) {
   if (e.kind != ErrorKind::kNotFound) return e;
-  if (auto root = CheckRoot(); !root && root.error().kind == ErrorKind::kNoSuchBucket) {
+  if (auto root = CheckRoot(budget); !root && root.error().kind == ErrorKind::kNoSuchBucket) {
     e.kind = ErrorKind::kNoSuchBucket;
     e.message += " (no such bucket " + cfg_.bucket + ")";
   }
@@ -219,7 +285,7 @@ Result<ObjectInfo> S3Remote::InfoFromHeaders(std::string key, const HttpResponse
   info.key = std::move(key);
   info.size = *size;
   info.etag = StripQuotes(resp.Header("etag"));
-  info.modified = ParseHttpDate(resp.Header("last-modified"));
+  info.modified = ParseHttpDate(resp.Header("last-modified")).value_or(WallTime{});
   std::map<std::string, std::string> user;
   for (const auto& [k, v] : resp.headers) {
     if (k.starts_with("x-amz-meta-")) user[k.substr(11)] = v;
@@ -246,6 +312,9 @@ Status S3Remote::ListPages(std::string_view prefix, const PageSink& on_page) {
   std::string full_prefix = JoinKey(cfg_.prefix, prefix);
   std::string strip = cfg_.prefix.empty() ? "" : cfg_.prefix + "/";
   std::string token;
+  /* A server that hands out a token it handed out before would make the listing go round for
+   * ever (and a caller collecting it grow without bound): that is the server's fault. */
+  std::set<std::string> seen_tokens;
   do {
     Call c;
     c.query = {{"list-type", "2"}, {"prefix", full_prefix}, {"encoding-type", "url"}};
@@ -262,7 +331,16 @@ Status S3Remote::ListPages(std::string_view prefix, const PageSink& on_page) {
     }
     token = page->truncated ? page->next_continuation_token : "";
     if (page->truncated && token.empty()) {
-      return Fail(ErrorKind::kProtocol, "list " + Describe() + ": truncated page without token");
+      return Fail(ErrorKind::kProtocol, "list " + Describe() +
+                                            ": the server's listing is broken: a truncated page "
+                                            "without a continuation token");
+    }
+    if (!token.empty() && !seen_tokens.insert(token).second) {
+      return Fail(ErrorKind::kProtocol, "list " + Describe() +
+                                            ": the server's listing is broken: it repeated the "
+                                            "continuation token " +
+                                            Shown(token) + " on page " +
+                                            std::to_string(seen_tokens.size() + 1));
     }
     std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.key < b.key; });
     if (auto ok = on_page(std::move(out)); !ok) return ok;
@@ -274,8 +352,9 @@ Result<ObjectInfo> S3Remote::Stat(std::string_view key) {
   Call c;
   c.method = "HEAD";
   c.key = FullKey(key);
-  auto resp = Execute("stat " + std::string(key), c);
-  if (!resp) return std::unexpected(MissingOrNoBucket(resp.error()));
+  Budget budget = NewBudget();
+  auto resp = Execute("stat " + std::string(key), c, budget);
+  if (!resp) return std::unexpected(MissingOrNoBucket(resp.error(), budget));
   auto info = InfoFromHeaders(std::string(key), *resp);
   if (!info) return std::unexpected(info.error().With("stat"));
   return info;
@@ -288,20 +367,21 @@ Result<ObjectInfo> S3Remote::Get(std::string_view key, const std::filesystem::pa
   Call c;
   c.key = FullKey(key);
   c.sink_fd = fd.get();
-  for (int attempt = 0;; ++attempt) {
-    auto resp = Execute(what, c);
-    if (!resp) return std::unexpected(MissingOrNoBucket(resp.error()));
-    auto parsed = InfoFromHeaders(std::string(key), *resp);
+  std::optional<ObjectInfo> got;
+  auto verify = [&](const HttpResponse& resp) -> Status {
+    auto parsed = InfoFromHeaders(std::string(key), resp);
     if (!parsed) return std::unexpected(parsed.error().With("get"));
-    ObjectInfo info = std::move(*parsed);
-    info.size = resp->sink_bytes;
-    const auto& want = info.meta->md5_hex;
-    if (!want || *want == resp->sink_md5_hex) return info;  // durability is the caller's call
-    if (attempt + 1 >= std::max(1, cfg_.max_attempts)) {
-      return Fail(ErrorKind::kCorrupt, what + ": content MD5 " + resp->sink_md5_hex +
-                                           " does not match the stored " + *want);
-    }
-  }
+    got = std::move(*parsed);
+    got->size = resp.sink_bytes;
+    const auto& want = got->meta->md5_hex;
+    if (!want || *want == resp.sink_md5_hex) return {};  // durability is the caller's call
+    return Fail(ErrorKind::kCorrupt, what + ": content MD5 " + resp.sink_md5_hex +
+                                         " does not match the stored " + *want);
+  };
+  Budget budget = NewBudget();
+  auto resp = Execute(what, c, budget, verify);
+  if (!resp) return std::unexpected(MissingOrNoBucket(resp.error(), budget));
+  return std::move(*got);
 }
 
 Result<ObjectInfo> S3Remote::Put(const std::filesystem::path& src, std::string_view key,
@@ -363,26 +443,94 @@ Result<ObjectInfo> S3Remote::PutMultipart(const std::string& what, const Source&
   init.query = {{"uploads", ""}};
   init.headers.emplace_back("content-type", "application/octet-stream");
   AddMetaHeaders(init.headers, stored);
-  auto resp = Execute(what + " (initiate multipart)", init);
+  Budget budget = NewBudget();
+  auto resp = Execute(what + " (initiate multipart)", init, budget);
   if (!resp) return std::unexpected(resp.error());
   auto upload_id = ParseInitiateMultipartUpload(resp->body);
   if (!upload_id) return std::unexpected(upload_id.error().With(what));
-  auto etag = UploadParts(src, full, *upload_id);
+  {
+    std::lock_guard lock(uploads_mu_);
+    running_uploads_.insert(*upload_id);
+  }
+  auto etag = UploadParts(src, full, *upload_id, budget);
+  {
+    std::lock_guard lock(uploads_mu_);
+    running_uploads_.erase(*upload_id);
+  }
   if (!etag) {
-    Call abort;
-    abort.method = "DELETE";
-    abort.key = full;
-    abort.query = {{"uploadId", *upload_id}};
-    (void)Execute(what + " (abort multipart)", abort);
-    return std::unexpected(etag.error().With(what));
+    Error e = etag.error().With(what);
+    if (auto aborted = AbortUpload(full, *upload_id); !aborted)
+      e.message += "; and the incomplete upload was not aborted: " + aborted.error().message;
+    return std::unexpected(e);
   }
   return ObjectInfo{full, size, *etag, clock_->Wall(), stored};
+}
+
+/* An incomplete multipart upload costs storage until it is aborted. The abort gets its own,
+ * small budget: the upload's may be spent, and a stale one is found again by
+ * AbortStaleUploads at the next reconcile. */
+Status S3Remote::AbortUpload(const std::string& key, const std::string& upload_id) {
+  Call abort;
+  abort.method = "DELETE";
+  abort.key = key;
+  abort.query = {{"uploadId", upload_id}};
+  Budget budget{std::min(1, std::max(1, cfg_.max_attempts) - 1)};
+  auto r = Execute("abort multipart upload of " + Printable(key), abort, budget);
+  if (!r && r.error().kind != ErrorKind::kNotFound) return std::unexpected(r.error());
+  return {};
+}
+
+Result<std::size_t> S3Remote::AbortStaleUploads() {
+  const std::string prefix = cfg_.prefix.empty() ? "" : cfg_.prefix + "/";
+  const WallTime cutoff = clock_->Wall() - cfg_.stale_upload_age;
+  const std::string what = "list incomplete multipart uploads in " + Describe();
+  std::size_t aborted = 0;
+  {
+    std::lock_guard lock(uploads_mu_);
+    if (uploads_listing_unsupported_) return aborted;
+  }
+  std::string key_marker, id_marker;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (;;) {
+    Call c;
+    c.query = {{"uploads", ""}, {"prefix", prefix}};
+    if (!key_marker.empty()) c.query.emplace_back("key-marker", key_marker);
+    if (!id_marker.empty()) c.query.emplace_back("upload-id-marker", id_marker);
+    /* Best effort, tried again at the next reconcile: no retries. A server without
+     * ListMultipartUploads (s3rver) is not asked again. */
+    Budget once{0};
+    auto resp = Execute(what, c, once);
+    if (!resp && resp.error().http_status == 501) {
+      std::lock_guard lock(uploads_mu_);
+      uploads_listing_unsupported_ = true;
+      return aborted;
+    }
+    if (!resp) return std::unexpected(resp.error());
+    auto page = ParseListMultipartUploads(resp->body);
+    if (!page) return std::unexpected(page.error().With(what));
+    for (const auto& u : page->uploads) {
+      if (!u.key.starts_with(prefix) || u.initiated > cutoff) continue;
+      {
+        std::lock_guard lock(uploads_mu_);
+        if (running_uploads_.contains(u.upload_id)) continue;
+      }
+      if (auto ok = AbortUpload(u.key, u.upload_id); !ok) return std::unexpected(ok.error());
+      ++aborted;
+    }
+    if (!page->truncated) return aborted;
+    if (!seen.emplace(page->next_key_marker, page->next_upload_id_marker).second) {
+      return Fail(ErrorKind::kProtocol,
+                  what + ": the server's listing is broken: it repeated its page marker");
+    }
+    key_marker = page->next_key_marker;
+    id_marker = page->next_upload_id_marker;
+  }
 }
 
 // Uploads the parts one after another, each streamed from the file (memory stays bounded by
 // curl's buffers whatever the part size), then completes the upload. Returns the final ETag.
 Result<std::string> S3Remote::UploadParts(const Source& src, const std::string& full,
-                                          const std::string& upload_id) {
+                                          const std::string& upload_id, Budget& budget) {
   const int fd = src.fd;
   const std::uint64_t size = src.version.size;
   std::vector<std::pair<int, std::string>> parts;
@@ -401,7 +549,7 @@ Result<std::string> S3Remote::UploadParts(const Source& src, const std::string& 
     c.body_length = len;
     c.payload_sha256 = digest->sha256_hex;
     c.headers.emplace_back("content-md5", Base64Encode(*HexDecode(digest->md5_hex)));
-    auto resp = Execute("part " + std::to_string(number), c);
+    auto resp = Execute("part " + std::to_string(number), c, budget);
     if (!resp) return std::unexpected(resp.error());
     parts.emplace_back(number, StripQuotes(resp->Header("etag")));
   }
@@ -412,7 +560,7 @@ Result<std::string> S3Remote::UploadParts(const Source& src, const std::string& 
   done.query = {{"uploadId", upload_id}};
   done.body = BuildCompleteMultipartUpload(parts);
   done.headers.emplace_back("content-type", "application/xml");
-  auto resp = Execute("complete multipart", done);
+  auto resp = Execute("complete multipart", done, budget);
   if (!resp) return std::unexpected(resp.error());
   return ParseCompleteMultipartUpload(resp->body);
 }

@@ -22,12 +22,18 @@ struct S3Config {
   int transfers = 16;      // parallel connections kept for reuse
   std::uint64_t multipart_threshold = 64ull << 20;  // files at least this big use multipart
   std::uint64_t part_size = 16ull << 20;            // bounds memory per multipart transfer
-  int max_attempts = 6;                             // first try included
+  // Requests per operation, the first included: every request of one Get, Put (multipart
+  // included) or Remove batch draws from this one budget.
+  int max_attempts = 6;
   Millis base_backoff{200};
   Millis max_backoff{10'000};
   Millis connect_timeout{10'000};
-  Millis low_speed_timeout{60'000};  // abort a transfer stalled this long
-  Clock* clock = nullptr;            // nullptr: the real clock
+  Millis stall_timeout{30'000};   // no answer, or under min_rate, this long: the request fails
+  std::uint64_t min_rate = 1024;  // bytes a second (see HttpOptions)
+  // Incomplete multipart uploads under the prefix older than this are aborted by
+  // AbortStaleUploads (an upload of ours killed before it could abort itself).
+  Millis stale_upload_age{3'600'000};
+  Clock* clock = nullptr;  // nullptr: the real clock
 };
 
 // Returns an S3 remote for `config`. Does no I/O; the first request reports bad settings.

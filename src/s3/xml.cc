@@ -261,6 +261,29 @@ Result<ListPage> ParseListObjectsV2(std::string_view xml) {
   return page;
 }
 
+Result<UploadsPage> ParseListMultipartUploads(std::string_view xml) {
+  constexpr std::string_view kWhat = "ListMultipartUploads";
+  pugi::xml_document doc;
+  Result<pugi::xml_node> root = LoadRoot(doc, xml, kWhat, "ListMultipartUploadsResult");
+  if (!root) return std::unexpected(root.error());
+  UploadsPage page;
+  for (pugi::xml_node upload : root->children("Upload")) {
+    MultipartUpload u{ChildText(upload, "Key"), ChildText(upload, "UploadId"), {}};
+    if (u.key.empty() || u.upload_id.empty())
+      return Malformed(kWhat, "<Upload> without <Key> or <UploadId>");
+    std::optional<WallTime> initiated = ParseIso8601(ChildText(upload, "Initiated"));
+    if (!initiated) return Malformed(kWhat, "bad or missing <Initiated> for an upload");
+    u.initiated = *initiated;
+    page.uploads.push_back(std::move(u));
+  }
+  page.truncated = EqualsIgnoreCase(ChildText(*root, "IsTruncated"), "true");
+  page.next_key_marker = ChildText(*root, "NextKeyMarker");
+  page.next_upload_id_marker = ChildText(*root, "NextUploadIdMarker");
+  if (page.truncated && page.next_key_marker.empty())
+    return Malformed(kWhat, "truncated page without <NextKeyMarker>");
+  return page;
+}
+
 std::optional<S3ErrorBody> ParseErrorBody(std::string_view xml) {
   pugi::xml_document doc;
   if (xml.empty() || !doc.load_buffer(xml.data(), xml.size(), kParseOptions, pugi::encoding_utf8)) {

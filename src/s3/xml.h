@@ -29,6 +29,19 @@ struct ListPage {
   std::string next_continuation_token;  // non-empty whenever truncated
 };
 
+struct MultipartUpload {
+  std::string key;
+  std::string upload_id;
+  WallTime initiated{};
+};
+
+struct UploadsPage {
+  std::vector<MultipartUpload> uploads;
+  bool truncated = false;
+  std::string next_key_marker;        // where the next page starts, when truncated
+  std::string next_upload_id_marker;  // may be empty
+};
+
 struct S3ErrorBody {
   std::string code;
   std::string message;
@@ -52,6 +65,11 @@ struct DeleteResult {
 // NextContinuationToken, an entry without Key, Size or LastModified, or a malformed value is a
 // kProtocol error naming "ListObjectsV2"; an <Error> document fails with its classified kind.
 Result<ListPage> ParseListObjectsV2(std::string_view xml);
+
+// Parses a ListMultipartUploads result page (without encoding-type). An <Upload> without Key or
+// UploadId, or a bad Initiated, is a kProtocol error naming "ListMultipartUploads"; a truncated
+// page without NextKeyMarker too. An <Error> document fails with its classified kind.
+Result<UploadsPage> ParseListMultipartUploads(std::string_view xml);
 
 // The <Error> document of a failed request; nullopt when `xml` is empty, malformed or has another
 // root element.

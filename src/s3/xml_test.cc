@@ -487,5 +487,42 @@ TEST(ParseIso8601Test, Rejected) {
   }
 }
 
+TEST(ParseListMultipartUploadsTest, UploadsAndPaging) {
+  auto page = ParseListMultipartUploads(
+      R"(<?xml version="1.0" encoding="UTF-8"?>
+<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>b</Bucket>
+<NextKeyMarker>app/big.iso</NextKeyMarker><NextUploadIdMarker>u2</NextUploadIdMarker>
+<IsTruncated>true</IsTruncated>
+<Upload><Key>app/a.bin</Key><UploadId>u1</UploadId><Initiated>2026-01-02T03:04:05.000Z</Initiated></Upload>
+<Upload><Key>app/big.iso</Key><UploadId>u2</UploadId><Initiated>2026-01-02T03:04:06Z</Initiated></Upload>
+</ListMultipartUploadsResult>)");
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->uploads.size(), 2u);
+  EXPECT_EQ(page->uploads[0].key, "app/a.bin");
+  EXPECT_EQ(page->uploads[1].upload_id, "u2");
+  EXPECT_EQ(page->uploads[0].initiated, *ParseIso8601("2026-01-02T03:04:05Z"));
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_key_marker, "app/big.iso");
+  EXPECT_EQ(page->next_upload_id_marker, "u2");
+}
+
+TEST(ParseListMultipartUploadsTest, BrokenPagesAreProtocolErrors) {
+  for (const char* xml : {
+           "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated></"
+           "ListMultipartUploadsResult>",
+           "<ListMultipartUploadsResult><Upload><Key>k</Key></Upload></ListMultipartUploadsResult>",
+           "<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>u</UploadId>"
+           "<Initiated>yesterday</Initiated></Upload></ListMultipartUploadsResult>",
+           "<ListBucketResult/>",
+       }) {
+    auto page = ParseListMultipartUploads(xml);
+    ASSERT_FALSE(page) << xml;
+    EXPECT_EQ(page.error().kind, ErrorKind::kProtocol) << xml;
+  }
+  auto denied = ParseListMultipartUploads("<Error><Code>AccessDenied</Code></Error>");
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().kind, ErrorKind::kAuth);
+}
+
 }  // namespace
 }  // namespace cfgsync::s3

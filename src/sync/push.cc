@@ -180,12 +180,17 @@ struct Pusher::Scanned {
 };
 
 Result<Pusher::Scanned> Pusher::PlanWithGaps() {
+  /* The index is built a page at a time: a whole listing held beside it would double the
+   * memory of a large backup. */
   RemoteIndex fresh;
-  {
-    auto listing = remote_.List("");
-    if (!listing) return std::unexpected(listing.error());
-    fresh = IndexFromListing(std::move(*listing));
-  }  // the listing is freed before the tree is scanned
+  Status listed = remote_.ListPages("", [&](std::vector<ObjectInfo> page) -> Status {
+    for (auto& o : page) {
+      fresh.insert_or_assign(fresh.end(), std::move(o.key),
+                             RemoteEntry{o.size, std::move(o.etag), o.modified, std::move(o.meta)});
+    }
+    return {};
+  });
+  if (!listed) return std::unexpected(listed.error());
   auto tree = ScanTree(opts_.dir, filter_);
   if (!tree) return std::unexpected(tree.error());
   /* Planned against the index itself, under its lock, rather than against a copy: a copy would
@@ -218,8 +223,50 @@ Result<PushPlan> Pusher::Plan() {
   return std::move(scanned->plan);
 }
 
+/* `status` keeps only what it compares: the stored entries of the local files, and the names
+ * of the deletions up to a cap. Memory grows with the local tree, not with the backup (a
+ * listing of a million keys costs a page at a time). */
+Result<PushPlan> Pusher::PlanStreamed() {
+  constexpr std::size_t kMaxDeleteNames = 10'000;
+  auto tree = ScanTree(opts_.dir, filter_);
+  if (!tree) return std::unexpected(tree.error());
+  const auto& files = tree->files;
+  RemoteIndex matched;
+  std::vector<std::string> deletes;
+  std::int64_t deletions = 0, total = 0;
+  Status listed = remote_.ListPages("", [&](std::vector<ObjectInfo> page) -> Status {
+    for (auto& o : page) {
+      ++total;
+      auto it =
+          std::lower_bound(files.begin(), files.end(), o.key,
+                           [](const LocalFile& f, const std::string& k) { return f.rel < k; });
+      if (it != files.end() && it->rel == o.key) {
+        matched.emplace(std::move(o.key),
+                        RemoteEntry{o.size, std::move(o.etag), o.modified, std::move(o.meta)});
+      } else if (IsInferredDeletion(o.key, *tree, filter_)) {
+        ++deletions;
+        if (deletes.size() < kMaxDeleteNames) deletes.push_back(std::move(o.key));
+      }
+    }
+    return {};
+  });
+  if (!listed) return std::unexpected(listed.error());
+  PushPlan plan = PlanPush(*tree, matched, filter_, opts_.guard,
+                           [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); });
+  plan.guard_reason =
+      DeleteGuardVerdict(opts_.guard, deletions, total, !tree->root_exists || tree->files.empty());
+  if (plan.guard_reason.empty()) {
+    plan.deletes = std::move(deletes);
+    plan.unnamed_deletes = deletions - static_cast<std::int64_t>(plan.deletes.size());
+  } else {
+    plan.blocked_deletes = deletions;
+  }
+  gaps_.ReplaceAll(tree->gaps, opts_.dir);
+  return plan;
+}
+
 Result<PushPlan> Pusher::PlanReadOnly() {
-  auto plan = Plan();
+  auto plan = PlanStreamed();
   if (!plan) return plan;
   std::vector<std::string> verify = std::move(plan->verify);
   plan->verify.clear();
@@ -245,6 +292,7 @@ Result<PushPlan> Pusher::PlanReadOnly() {
 
 Result<PushStats> Pusher::Reconcile(bool probe) {
   auto t0 = clock_.Mono();
+  if (!opts_.dry_run) AbortStaleUploads();
   auto scanned = PlanWithGaps();
   if (!scanned) return std::unexpected(scanned.error());
   const PushPlan& plan = scanned->plan;
@@ -276,6 +324,8 @@ void PrintPlan(const PushPlan& plan) {
   for (const auto& k : plan.uploads) std::printf("upload   %s\n", Printable(k).c_str());
   for (const auto& k : plan.verify) std::printf("check    %s\n", Printable(k).c_str());
   for (const auto& k : plan.deletes) std::printf("delete   %s\n", Printable(k).c_str());
+  if (plan.unnamed_deletes > 0)
+    std::printf("delete   ... and %lld more\n", static_cast<long long>(plan.unnamed_deletes));
   if (plan.blocked_deletes > 0) {
     std::printf("blocked  %lld deletions (%s)\n", static_cast<long long>(plan.blocked_deletes),
                 plan.guard_reason.c_str());
@@ -408,6 +458,16 @@ std::int64_t Pusher::RecentDeletions(MonoTime now) {
   std::int64_t total = 0;
   for (const auto& [when, n] : recent_) total += n;
   return total;
+}
+
+void Pusher::AbortStaleUploads() {
+  auto aborted = remote_.AbortStaleUploads();
+  if (!aborted) {
+    spdlog::warn(WithFields("incomplete multipart uploads not cleaned up",
+                            {{"error", aborted.error().message}}));
+  } else if (*aborted > 0) {
+    spdlog::info(WithFields("aborted incomplete multipart uploads", {{"count", *aborted}}));
+  }
 }
 
 void Pusher::HoldInferredDeletions(std::string why) {

@@ -66,7 +66,10 @@ class Pusher {
   Result<PushPlan> Plan();
 
   // Plan() with every verify entry resolved by a Stat (read-only): each ends up in uploads or
-  // identical. For `cfgsync status`.
+  // identical. For `cfgsync status`: the listing is compared a page at a time and only the
+  // entries of local files are kept (the index is left as it was), so memory grows with the
+  // local tree, not with the backup; at most 10,000 deletions are named (unnamed_deletes
+  // counts the others).
   Result<PushPlan> PlanReadOnly();
 
   // Pushes one file after a change: uploads it unless the index shows the same content and
@@ -108,6 +111,9 @@ class Pusher {
 
  private:
   struct Scanned;  // a plan with the tree's gaps
+  Result<PushPlan> PlanStreamed();
+  // Aborts stale multipart uploads (Remote::AbortStaleUploads); a failure is only logged.
+  void AbortStaleUploads();
   Result<Scanned> PlanWithGaps();
   // Opens `rel` to check it can be read; the failure is a gap in `gap` when the file is at fault.
   Status CheckReadable(const std::string& rel, std::optional<Gap>& gap);

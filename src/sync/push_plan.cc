@@ -100,6 +100,11 @@ bool SameAttributes(const FileMeta& local, const FileMeta& stored) {
          local.gid == stored.gid;
 }
 
+bool IsInferredDeletion(std::string_view key, const LocalTree& local, const Filter& filter) {
+  if (key.ends_with('/') || !filter.IncludesFile(key)) return false;
+  return !UnderUnreadable(key, local.unreadable_dirs);  // unknown, not deleted
+}
+
 PushPlan PlanPush(const LocalTree& local, const RemoteIndex& remote, const Filter& filter,
                   const DeleteGuard& guard, const Md5Of& md5_of) {
   PushPlan plan;
@@ -125,9 +130,7 @@ PushPlan PlanPush(const LocalTree& local, const RemoteIndex& remote, const Filte
   }
   std::vector<std::string> deletes;
   for (const auto& [key, entry] : remote) {
-    if (present.contains(key) || key.ends_with('/') || !filter.IncludesFile(key)) continue;
-    if (UnderUnreadable(key, local.unreadable_dirs)) continue;  // unknown, not deleted
-    deletes.push_back(key);
+    if (!present.contains(key) && IsInferredDeletion(key, local, filter)) deletes.push_back(key);
   }
   auto n = static_cast<std::int64_t>(deletes.size());
   if (n == 0) return plan;

@@ -46,6 +46,7 @@ struct PushPlan {
   std::vector<std::string> uploads;  // new, changed content, or changed attributes
   std::vector<std::string> verify;   // same content but touched since stored: compare attributes
   std::vector<std::string> deletes;  // empty when the guard blocked them
+  std::int64_t unnamed_deletes = 0;  // deletions beyond those named in `deletes` (status only)
   std::int64_t identical = 0;
   std::int64_t blocked_deletes = 0;  // deletions held back by the guard
   std::string guard_reason;          // why, when blocked_deletes > 0
@@ -58,6 +59,10 @@ std::string DeleteGuardVerdict(const DeleteGuard& guard, std::int64_t deletions,
 
 // The attributes that are compared to decide whether a stored object is up to date.
 bool SameAttributes(const FileMeta& local, const FileMeta& stored);
+
+// Whether a stored `key` with no local file is a deletion a reconcile infers: an included file
+// key, outside the folders the scan could not read (whose content is unknown, not gone).
+bool IsInferredDeletion(std::string_view key, const LocalTree& local, const Filter& filter);
 
 // Plans one reconcile. Content is compared by MD5 (`md5_of` is called only when sizes match);
 // an object whose content matches but whose attributes are unknown is "verify" when the local

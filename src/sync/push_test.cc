@@ -71,6 +71,35 @@ class PusherTest : public ::testing::Test {
   Filter filter_ = *Filter::Build(FilterOptions{});
 };
 
+/* `status` compares page by page and keeps only the entries of local files: the index stays
+ * empty, and deletions past the first 10,000 are counted, not named. */
+TEST_F(PusherTest, PlanReadOnlyStreamsTheListingAndCapsNamedDeletions) {
+  WriteFile(dir_ / "a.ini", "alpha");
+  mem_.Seed("a.ini", "other");
+  for (int i = 0; i < 10'005; ++i) mem_.Seed("gone/k" + std::to_string(100'000 + i), "x");
+  mem_.SetPageSize(1000);
+  PushOptions opts = Opts();
+  opts.guard = *ParseDeleteGuard("100%");
+  Pusher pusher(mem_, filter_, opts, RealClock::Get());
+  auto plan = pusher.PlanReadOnly();
+  ASSERT_TRUE(plan) << Text(plan);
+  EXPECT_EQ(plan->uploads, std::vector<std::string>{"a.ini"});
+  EXPECT_EQ(plan->deletes.size(), 10'000u);
+  EXPECT_EQ(plan->deletes.front(), "gone/k100000");
+  EXPECT_EQ(plan->unnamed_deletes, 5);
+  EXPECT_EQ(plan->blocked_deletes, 0);
+  EXPECT_EQ(pusher.IndexSize(), 0u);
+  EXPECT_EQ(mem_.Calls(RemoteOp::kList), 11);
+
+  opts.guard = *ParseDeleteGuard("50%");
+  Pusher guarded(mem_, filter_, opts, RealClock::Get());
+  plan = guarded.PlanReadOnly();
+  ASSERT_TRUE(plan) << Text(plan);
+  EXPECT_TRUE(plan->deletes.empty());
+  EXPECT_EQ(plan->blocked_deletes, 10'005);
+  EXPECT_NE(plan->guard_reason.find("10005 of 10006"), std::string::npos) << plan->guard_reason;
+}
+
 TEST_F(PusherTest, ReconcileUploadsNewFilesWithMetadata) {
   WriteFile(dir_ / "a.ini", "alpha");
   WriteFile(dir_ / "sub" / "b.yaml", "beta: 1\n");

@@ -164,29 +164,6 @@ fi
 passed
 
 # ---------------------------------------------------------------------------------------------
-scenario "a 20-digit Content-Length: ls and restore exit 1 naming it, no temporary file left"
-cd "$WORK"
-HOSTILE_PORT=$(free_port)
-python3 "$CFGSYNC_SOURCE_DIR/tests/support/hostile_s3.py" "$HOSTILE_PORT" &
-HOSTILE_PID=$!
-wait_for _port_open "$HOSTILE_PORT"
-(
-  export RCLONE_CONFIG_S3_TYPE=s3 RCLONE_CONFIG_S3_PROVIDER=Other
-  export RCLONE_CONFIG_S3_ACCESS_KEY_ID=key RCLONE_CONFIG_S3_SECRET_ACCESS_KEY=secret
-  export RCLONE_CONFIG_S3_ENDPOINT=http://127.0.0.1:$HOSTILE_PORT SYNC_BUCKET=backups SYNC_PATH=app
-  assert_exit 1 cfg ls --retries 1
-  assert_contains "$CMD_ERR" 'a\.ini.*Content-Length' "ls names the object and the header"
-  assert_contains "$CMD_ERR" 'could not be read' "ls says that it failed"
-  mkdir -p cl/restored
-  assert_exit 1 cfg restore --dir cl/restored --retries 1
-  assert_contains "$CMD_ERR" 'a\.ini' "restore names the object"
-  [[ -z $(ls -A cl/restored) ]] || fail "restore left files behind: $(ls -A cl/restored)"
-)
-kill "$HOSTILE_PID"
-wait "$HOSTILE_PID" 2>/dev/null || true
-passed
-
-# ---------------------------------------------------------------------------------------------
 scenario "sync --dry-run changes nothing"
 before=$(tree_state local/remote)
 printf 'a=changed' >local/config/a.ini

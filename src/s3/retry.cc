@@ -1,0 +1,56 @@
+#include "s3/retry.h"
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+#include <string>
+
+namespace cfgsync::s3 {
+
+std::optional<WallTime> ParseHttpDate(std::string_view value) {
+  std::string s(value);
+  struct tm tm = {};
+  const char* end = s.empty() ? nullptr : strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
+  if (!end) return std::nullopt;
+  std::string_view rest(end);
+  if (rest != " GMT" && rest != " UTC" && !rest.empty()) return std::nullopt;
+  const std::time_t t = timegm(&tm);
+  if (t == static_cast<std::time_t>(-1)) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(t);
+}
+
+std::optional<Millis> ParseRetryAfter(std::string_view value, WallTime now) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    std::uint64_t seconds = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec == std::errc::result_out_of_range) return kMaxRetryAfter;
+    if (ec != std::errc() || ptr != value.data() + value.size()) return std::nullopt;
+    if (seconds > static_cast<std::uint64_t>(kMaxRetryAfter.count() / 1000)) return kMaxRetryAfter;
+    return Millis(static_cast<std::int64_t>(seconds) * 1000);
+  }
+  auto when = ParseHttpDate(value);
+  if (!when) return std::nullopt;
+  if (*when <= now) return Millis(0);
+  return std::min<Millis>(kMaxRetryAfter, std::chrono::duration_cast<Millis>(*when - now));
+}
+
+Millis RetryDelay(int retry, Millis base, Millis max, std::optional<Millis> retry_after,
+                  std::mt19937_64& rng) {
+  const std::int64_t b = std::max<std::int64_t>(1, base.count());
+  const std::int64_t cap = std::min<std::int64_t>(std::max<std::int64_t>(1, max.count()),
+                                                  b << std::clamp(retry - 1, 0, 20));
+  std::uniform_int_distribution<std::int64_t> backoff(cap / 2, cap);
+  std::int64_t pause = backoff(rng);
+  if (retry_after) {
+    const std::int64_t asked =
+        std::clamp<std::int64_t>(retry_after->count(), 0, kMaxRetryAfter.count());
+    std::uniform_int_distribution<std::int64_t> jitter(0, asked / 10);
+    pause = std::max(pause, asked + jitter(rng));
+  }
+  return Millis(pause);
+}
+
+}  // namespace cfgsync::s3
