@@ -13,6 +13,7 @@
 #include "core/hash.h"
 #include "remote/key.h"
 #include "s3/http.h"
+#include "s3/response_headers.h"
 #include "s3/xml.h"
 
 namespace cfgsync::s3 {
@@ -110,7 +111,6 @@ class S3Remote final : public Remote {
                                   const std::string& full, const FileMeta& meta);
   Result<std::string> UploadParts(const Source& src, const std::string& full,
                                   const std::string& upload_id);
-  ObjectInfo InfoFromHeaders(std::string key, const HttpResponse& resp) const;
   Error MissingOrNoBucket(Error e);
 
   S3Config cfg_;
@@ -120,17 +120,6 @@ class S3Remote final : public Remote {
 
 void AddMetaHeaders(Headers& h, const FileMeta& meta) {
   for (const auto& [k, v] : EncodeMeta(meta)) h.emplace_back("x-amz-meta-" + k, v);
-}
-
-WallTime ParseHttpDate(const std::string& s) {
-  struct tm tm = {};
-  if (s.empty() || !strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) return WallTime{};
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
-
-std::string StripQuotes(std::string s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
-  return s;
 }
 
 Result<HttpResponse> S3Remote::Attempt(const Call& call) {
@@ -204,22 +193,6 @@ Error S3Remote::MissingOrNoBucket(Error e) {
   return e;
 }
 
-ObjectInfo S3Remote::InfoFromHeaders(std::string key, const HttpResponse& resp) const {
-  ObjectInfo info;
-  info.key = std::move(key);
-  std::string len = resp.Header("content-length");
-  info.size = len.empty() ? 0 : std::stoull(len);
-  info.etag = StripQuotes(resp.Header("etag"));
-  info.modified = ParseHttpDate(resp.Header("last-modified"));
-  std::map<std::string, std::string> user;
-  for (const auto& [k, v] : resp.headers) {
-    if (k.starts_with("x-amz-meta-")) user[k.substr(11)] = v;
-  }
-  info.meta = DecodeMeta(user);
-  if (!info.meta->md5_hex && IsMd5Etag(info.etag)) info.meta->md5_hex = info.etag;
-  return info;
-}
-
 Result<std::vector<ObjectInfo>> S3Remote::List(std::string_view prefix) {
   std::vector<ObjectInfo> out;
   Status ok = ListPages(prefix, [&](std::vector<ObjectInfo> page) -> Status {
@@ -265,7 +238,9 @@ Result<ObjectInfo> S3Remote::Stat(std::string_view key) {
   c.key = FullKey(key);
   auto resp = Execute("stat " + std::string(key), c);
   if (!resp) return std::unexpected(MissingOrNoBucket(resp.error()));
-  return InfoFromHeaders(std::string(key), *resp);
+  auto info = ObjectInfoFromHeaders(std::string(key), resp->headers);
+  if (!info) return std::unexpected(info.error().With("stat " + std::string(key)));
+  return info;
 }
 
 Result<ObjectInfo> S3Remote::Get(std::string_view key, const std::filesystem::path& dest) {
@@ -278,7 +253,9 @@ Result<ObjectInfo> S3Remote::Get(std::string_view key, const std::filesystem::pa
   for (int attempt = 0;; ++attempt) {
     auto resp = Execute(what, c);
     if (!resp) return std::unexpected(MissingOrNoBucket(resp.error()));
-    ObjectInfo info = InfoFromHeaders(std::string(key), *resp);
+    auto parsed = ObjectInfoFromHeaders(std::string(key), resp->headers);
+    if (!parsed) return std::unexpected(parsed.error().With(what));
+    ObjectInfo info = std::move(*parsed);
     info.size = resp->sink_bytes;
     const auto& want = info.meta->md5_hex;
     if (!want || *want == resp->sink_md5_hex) return info;  // durability is the caller's call
