@@ -4,6 +4,11 @@
 #include <charconv>
 
 namespace cfgsync {
+namespace {
+
+constexpr std::int64_t kMaxMillis = INT64_MAX / 4;
+
+}  // namespace
 
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text, std::string_view what) {
   auto bad = [&] {
@@ -31,7 +36,8 @@ Result<std::chrono::milliseconds> ParseDuration(std::string_view text, std::stri
     } else {
       return bad();
     }
-    if (n > (INT64_MAX / 4) / unit) return bad();
+    // The total stays within a quarter of the range, so that callers may add it to a time.
+    if (n > (kMaxMillis - total) / unit) return bad();
     total += n * unit;
   }
   return std::chrono::milliseconds(total);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace cfgsync {
 namespace {
 
@@ -23,6 +25,14 @@ TEST(DurationTest, RejectsGarbageNamingTheFlag) {
     EXPECT_EQ(r.error().kind, ErrorKind::kConfig);
     EXPECT_NE(r.error().message.find("--debounce"), std::string::npos);
   }
+}
+
+TEST(DurationTest, SumsBeyondTheLimitAreRejected) {
+  // Each term is within the limit (a quarter of the int64 range in ms); the sums are not.
+  const std::string term = "640511947003h";
+  EXPECT_TRUE(ParseDuration(term, "--interval"));
+  EXPECT_FALSE(ParseDuration(term + "1h", "--interval"));
+  EXPECT_FALSE(ParseDuration(term + term + term + term + term, "--interval"));
 }
 
 TEST(DurationTest, FormatsRoundTrip) {

@@ -34,6 +34,7 @@ std::string FormatMtime(FileTime t) {
 
 std::optional<FileTime> ParseMtime(std::string_view s) {
   if (s.starts_with('-') && s.find('.') != std::string_view::npos) {
+    if (s.starts_with("--")) return std::nullopt;
     auto pos = ParseMtime(s.substr(1));
     if (!pos) return std::nullopt;
     if (pos->nsec == 0) return FileTime{-pos->sec, 0};
