@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine: dependencies, the format check, a build with
-# AddressSanitizer + UBSan running the unit tests, and a release build running everything
-# (unit, integration against moto_server and s3rver 4 on loopback, end-to-end shell tests).
+# AddressSanitizer + UBSan running the unit tests, the threaded tests under ThreadSanitizer,
+# each libFuzzer target for a bounded time, and a release build running everything (unit,
+# integration against moto_server and s3rver 4 on loopback, end-to-end shell tests).
+# CFGSYNC_FUZZ_SECONDS sets the time per fuzz target (default 60; 0 skips fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +28,17 @@ echo "== ASan/UBSan build, unit tests"
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"
 ctest --preset asan -L unit
+
+echo "== ThreadSanitizer build, threaded tests"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j "$jobs"
+ctest --preset tsan
+
+fuzz_seconds=${CFGSYNC_FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  echo "== libFuzzer targets, ${fuzz_seconds}s each"
+  bash scripts/fuzz.sh "$fuzz_seconds"
+fi
 
 echo "== release build, all tests"
 cmake --preset release >/dev/null

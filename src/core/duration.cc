@@ -4,6 +4,11 @@
 #include <utility>
 
 namespace cfgsync {
+namespace {
+
+constexpr std::int64_t kMaxMillis = INT64_MAX / 4;
+
+}  // namespace
 
 namespace {
 

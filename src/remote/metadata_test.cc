@@ -93,6 +93,12 @@ TEST(ParseMtimeTest, RejectsGarbage) {
   }
 }
 
+TEST(ParseMtimeTest, RejectsTwoMinusSignsBeforeAFraction) {
+  EXPECT_EQ(ParseMtime("--1.5"), std::nullopt);
+  EXPECT_EQ(ParseMtime("--18.4"), std::nullopt);
+  EXPECT_EQ(ParseMtime("-1.5"), (FileTime{-2, 500'000'000}));
+}
+
 TEST(ParseMtimeTest, RejectsEmbeddedNul) {
   EXPECT_EQ(ParseMtime(std::string_view("12\0"
                                         "3",

@@ -14,6 +14,7 @@
 
 #include "core/fs.h"
 #include "core/hash.h"
+#include "s3/response_headers.h"
 
 namespace cfgsync::s3 {
 namespace {
@@ -104,16 +105,7 @@ std::size_t OnHeader(char* data, std::size_t size, std::size_t n, void* user) {
     ex->resp->headers.clear();  // a new response (after 100 Continue or a redirect)
     return size * n;
   }
-  auto colon = line.find(':');
-  if (colon == std::string_view::npos) return size * n;
-  std::string name(line.substr(0, colon));
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string_view value = line.substr(colon + 1);
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
-    value.remove_suffix(1);
-  }
-  ex->resp->headers.emplace_back(std::move(name), std::string(value));
+  if (auto field = ParseHeaderLine(line)) ex->resp->headers.push_back(std::move(*field));
   return size * n;
 }
 

@@ -2,22 +2,11 @@
 
 #include <algorithm>
 #include <charconv>
-#include <ctime>
 #include <string>
 
-namespace cfgsync::s3 {
+#include "s3/response_headers.h"
 
-std::optional<WallTime> ParseHttpDate(std::string_view value) {
-  std::string s(value);
-  struct tm tm = {};
-  const char* end = s.empty() ? nullptr : strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
-  if (!end) return std::nullopt;
-  std::string_view rest(end);
-  if (rest != " GMT" && rest != " UTC" && !rest.empty()) return std::nullopt;
-  const std::time_t t = timegm(&tm);
-  if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(t);
-}
+namespace cfgsync::s3 {
 
 std::optional<Millis> ParseRetryAfter(std::string_view value, WallTime now) {
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);

@@ -19,9 +19,6 @@ inline constexpr Millis kMaxRetryAfter{30'000};
 // value is neither (then the header is ignored).
 std::optional<Millis> ParseRetryAfter(std::string_view value, WallTime now);
 
-// An HTTP date (RFC 7231 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT"); nullopt otherwise.
-std::optional<WallTime> ParseHttpDate(std::string_view value);
-
 // The pause before retry number `retry` (1 for the first): exponential from `base`, capped at
 // `max`, with jitter between half and all of it. When the server sent Retry-After, at least
 // that (capped at kMaxRetryAfter) plus up to a tenth more as jitter, so clients told the same

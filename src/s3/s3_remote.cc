@@ -18,6 +18,7 @@
 #include "remote/key.h"
 #include "s3/http.h"
 #include "s3/retry.h"
+#include "s3/response_headers.h"
 #include "s3/xml.h"
 
 namespace cfgsync::s3 {
@@ -172,11 +173,6 @@ void AddMetaHeaders(Headers& h, const FileMeta& meta) {
   for (const auto& [k, v] : EncodeMeta(meta)) h.emplace_back("x-amz-meta-" + k, v);
 }
 
-std::string StripQuotes(std::string s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
-  return s;
-}
-
 Result<HttpResponse> S3Remote::Attempt(const Call& call) {
   auto ep = ParseEndpoint(cfg_.endpoint);
   if (!ep)
@@ -272,28 +268,12 @@ Error S3Remote::MissingOrNoBucket(Error e, Budget& budget) {
   return e;
 }
 
-// The object's attributes from a HEAD or GET response. A Content-Length that is not a
-// number that fits in 64 bits is kProtocol naming the key.
+// The object's attributes from a HEAD or GET response; a stored attribute left out is logged
+// once, naming the key.
 Result<ObjectInfo> S3Remote::InfoFromHeaders(std::string key, const HttpResponse& resp) const {
-  ObjectInfo info;
-  std::string len = resp.Header("content-length");
-  auto size = len.empty() ? std::optional<std::uint64_t>(0) : ParseUnsigned<std::uint64_t>(len);
-  if (!size) {
-    return Fail(ErrorKind::kProtocol, Printable(key) + ": the server sent Content-Length \"" +
-                                          Printable(len.substr(0, 40)) + "\", not a size");
-  }
-  info.key = std::move(key);
-  info.size = *size;
-  info.etag = StripQuotes(resp.Header("etag"));
-  info.modified = ParseHttpDate(resp.Header("last-modified")).value_or(WallTime{});
-  std::map<std::string, std::string> user;
-  for (const auto& [k, v] : resp.headers) {
-    if (k.starts_with("x-amz-meta-")) user[k.substr(11)] = v;
-  }
   std::vector<IgnoredMeta> ignored;
-  info.meta = DecodeMeta(user, &ignored);
-  WarnIgnoredMeta(info.key, ignored);
-  if (!info.meta->md5_hex && IsMd5Etag(info.etag)) info.meta->md5_hex = info.etag;
+  auto info = ObjectInfoFromHeaders(std::move(key), resp.headers, &ignored);
+  if (info) WarnIgnoredMeta(info->key, ignored);
   return info;
 }
 

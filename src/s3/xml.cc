@@ -158,7 +158,7 @@ std::optional<std::chrono::nanoseconds> ParseFraction(std::string_view s, std::s
   if (pos >= s.size() || s[pos] != '.') return std::chrono::nanoseconds(0);
   std::size_t digits = 0;
   for (++pos; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos, ++digits) {
-    nanos = nanos * 10 + (s[pos] - '0');
+    if (digits < 9) nanos = nanos * 10 + (s[pos] - '0');  // more digits are refused below
   }
   if (digits == 0 || digits > 9) return std::nullopt;
   for (; digits < 9; ++digits) nanos *= 10;
@@ -398,6 +398,8 @@ std::optional<WallTime> ParseIso8601(std::string_view s) {
   const year_month_day ymd{year{y_hi * 100 + y_lo}, month{static_cast<unsigned>(mo)},
                            day{static_cast<unsigned>(d)}};
   if (!zone || !ymd.ok() || h > 23 || mi > 59 || sec > 59) return std::nullopt;
+  // WallTime counts nanoseconds in 64 bits: it holds 1677-09-21 to 2262-04-11 only.
+  if (ymd.year() < year{1678} || ymd.year() > year{2261}) return std::nullopt;
   const auto t = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec} + *fraction - *zone;
   return time_point_cast<WallTime::duration>(t);
 }

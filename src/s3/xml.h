@@ -103,7 +103,8 @@ std::string BuildCompleteMultipartUpload(std::span<const std::pair<int, std::str
 ErrorKind ClassifyS3Error(int http_status, std::string_view code);
 
 // Parses an ISO 8601 UTC timestamp as S3 writes it: "2009-10-12T17:50:30.000Z", with 0 to 9
-// fraction digits and "Z" or a "+hh:mm"/"-hh:mm" offset. nullopt for anything else.
+// fraction digits and "Z" or a "+hh:mm"/"-hh:mm" offset. nullopt for anything else, and for
+// years outside 1678 to 2261 (WallTime counts nanoseconds in 64 bits).
 std::optional<WallTime> ParseIso8601(std::string_view s);
 
 }  // namespace cfgsync::s3

@@ -524,5 +524,17 @@ TEST(ParseListMultipartUploadsTest, BrokenPagesAreProtocolErrors) {
   EXPECT_EQ(denied.error().kind, ErrorKind::kAuth);
 }
 
+TEST(ParseIso8601Test, YearsWallTimeCannotHoldAreRejected) {
+  EXPECT_EQ(ParseIso8601("9999-12-31T23:59:59Z"), std::nullopt);
+  EXPECT_EQ(ParseIso8601("2262-04-12T00:00:00Z"), std::nullopt);
+  EXPECT_EQ(ParseIso8601("1000-01-01T00:00:00Z"), std::nullopt);
+  EXPECT_EQ(ParseIso8601("2261-12-31T23:59:59Z"), At(2261, 12, 31, 23, 59, 59));
+  EXPECT_EQ(ParseIso8601("1678-01-01T00:00:00Z"), At(1678, 1, 1, 0, 0, 0));
+}
+
+TEST(ParseIso8601Test, LongFractionsAreRejectedWithoutOverflow) {
+  EXPECT_EQ(ParseIso8601("2009-10-12T17:50:30.1234222222222222222222Z"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace cfgsync::s3

@@ -323,7 +323,7 @@ class GlobCompiler {
       if (end != std::string_view::npos) {
         const std::string_view name = glob_.substr(pos_ + 2, end - pos_ - 2);
         auto ranges = PosixClass(name);
-        if (!ranges) return Bad("unknown class \"[:" + std::string(name) + ":]\"");
+        if (!ranges) return Bad("unknown class \"[:" + Printable(name) + ":]\"");
         cls.ranges.insert(cls.ranges.end(), ranges->begin(), ranges->end());
         pos_ = end + 2;
         return {};

@@ -472,6 +472,15 @@ TEST(FilterErrorTest, ControlBytesAreEscapedInMessages) {
   EXPECT_EQ(filter.error().message, "--exclude: bad pattern \"a\\x0ab[\": unterminated '['");
 }
 
+TEST(FilterErrorTest, ControlBytesInAClassNameAreEscaped) {
+  FilterOptions opts;
+  opts.excludes = {"[[:\x1b[2J:]]"};
+  auto filter = Filter::Build(opts);
+  ASSERT_FALSE(filter.has_value());
+  EXPECT_EQ(filter.error().message,
+            "--exclude: bad pattern \"[[:\\x1b[2J:]]\": unknown class \"[:\\x1b[2J:]\"");
+}
+
 TEST(FilterErrorTest, ManyAlternativesWithinTheLimitAreFine) {
   FilterOptions opts = NoDefaults();
   opts.excludes = {"{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}"};  // 256

@@ -413,7 +413,11 @@ Result<RestoreStats> RunRestore(Remote& remote, const Filter& filter, const Rest
     }
     Run& run = *target->run;
     RestorePlan plan = ResolveStats(run, *page, target->tree, filter, md5_of);
-    CountPlan(plan, *page, run.stats, opts.dry_run);
+    {
+      // The group commit's thread records the files of earlier pages meanwhile.
+      std::lock_guard lock(run.mu);
+      CountPlan(plan, *page, run.stats, opts.dry_run);
+    }
     if (opts.dry_run) {
       PrintDryRun(plan);
     } else {
