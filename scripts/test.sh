@@ -25,12 +25,12 @@ bash scripts/check-format.sh
 
 jobs=$(nproc)
 echo "== ASan/UBSan build, unit tests"
-cmake --preset asan >/dev/null
+cmake --preset asan -DCFGSYNC_WERROR=ON >/dev/null
 cmake --build --preset asan -j "$jobs"
 ctest --preset asan -L unit
 
 echo "== ThreadSanitizer build, threaded tests"
-cmake --preset tsan >/dev/null
+cmake --preset tsan -DCFGSYNC_WERROR=ON >/dev/null
 cmake --build --preset tsan -j "$jobs"
 ctest --preset tsan
 
@@ -41,7 +41,7 @@ if [ "$fuzz_seconds" -gt 0 ]; then
 fi
 
 echo "== release build, all tests"
-cmake --preset release >/dev/null
+cmake --preset release -DCFGSYNC_WERROR=ON >/dev/null
 cmake --build --preset release -j "$jobs"
 ctest --preset release
 

@@ -31,13 +31,13 @@ struct Exchange {
   const HttpOptions* opts;
   std::uint64_t sent = 0;
   Hasher md5{Hasher::Algo::kMd5};
-  std::optional<Error> sink_error;
-  std::string abort_reason;  // why a callback stopped the exchange
+  std::optional<Error> sink_error{};
+  std::string abort_reason{};  // why a callback stopped the exchange
   std::size_t header_bytes = 0;
   bool answered = false;      // a status line arrived
   bool body_started = false;  // the first byte of a body arrived
   Steady::time_point start = Steady::now();
-  std::optional<Steady::time_point> request_sent;
+  std::optional<Steady::time_point> request_sent{};
 };
 
 std::string Seconds(Millis d) { return std::to_string((d.count() + 999) / 1000) + "s"; }

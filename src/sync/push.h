@@ -26,7 +26,7 @@ struct PushOptions {
   // RemovePaths' guard counts the deletions made this long before together with its batch.
   Millis guard_window{60'000};
   // Written into the marker file after a reconcile that stored everything ("" writes none).
-  std::string marker_id;
+  std::string marker_id{};
 };
 
 struct PushStats {
