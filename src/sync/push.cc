@@ -125,7 +125,7 @@ Status Pusher::ApplyPlan(const PushPlan& plan, PushStats& stats, std::vector<Gap
   std::size_t n_up = plan.uploads.size();
   auto one = [&](std::size_t i) {
     const std::string& rel = i < n_up ? plan.uploads[i] : plan.verify[i - n_up];
-    if (remote_failed) {
+    if (remote_failed || cancelled_) {
       std::lock_guard lock(mu);
       ++stats.failed;
       return;
