@@ -1,7 +1,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-
 #include "cli/common.h"
 #include "core/duration.h"
 #include "core/fs.h"

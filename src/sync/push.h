@@ -118,6 +118,8 @@ class Pusher {
   Status CheckReadable(const std::string& rel, std::optional<Gap>& gap);
   Result<std::uint64_t> Upload(const std::string& rel, std::optional<Gap>& gap);
   Status Verify(const std::string& rel, PushStats& stats, std::optional<Gap>& gap);
+  // The MD5 the index stores for `rel` when its size and attributes are those of `f`.
+  std::optional<std::string> StoredMd5If(const std::string& rel, const LocalFile& f) const;
   Status ApplyPlan(const PushPlan& plan, PushStats& stats, std::vector<Gap>& gaps, bool probe);
 
   Remote& remote_;

@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -196,8 +196,8 @@ Status Sidecar::Impl::Setup(int signal) {
   for (int fd : {timer.get(), done_event.get(), ping.get(), signal_fd}) {
     epoll_event ev{EPOLLIN, {.fd = fd}};
     if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-      return Fail(ErrorKind::kIo, std::string("event loop set-up failed: epoll_ctl: ") +
-                                      std::strerror(errno));
+      return Fail(ErrorKind::kIo,
+                  std::string("event loop set-up failed: epoll_ctl: ") + std::strerror(errno));
     }
   }
   return {};
@@ -703,7 +703,8 @@ void Sidecar::Impl::Drain(MonoTime deadline) {
     std::array<epoll_event, 8> events{};
     int n = ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()), wait_ms);
     if (n < 0 && errno != EINTR) return;  // the loop failed: logged by Run
-    for (int i = 0; i < n; ++i) HandleEvent(events[static_cast<std::size_t>(i)].data.fd, clock.Mono());
+    for (int i = 0; i < n; ++i)
+      HandleEvent(events[static_cast<std::size_t>(i)].data.fd, clock.Mono());
   }
 }
 

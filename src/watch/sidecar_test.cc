@@ -84,7 +84,7 @@ class SidecarTest : public ::testing::Test {
   }
 
   Millis shutdown_timeout_{20'000};
-  bool start_down_ = false;  // the remote fails from the start
+  bool start_down_ = false;             // the remote fails from the start
   std::atomic<bool> slow_done_{false};  // the held put of slow.ini has returned
 
   testing::TempDir tmp_{"cfgsync-sidecar"};
