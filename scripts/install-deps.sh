@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev libpugixml-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-  clang-format ca-certificates)
+  clang-format clang-tidy-16 ca-certificates)
 test_pkgs=(awscli rclone inotify-tools nodejs npm curl procps prometheus strace)
 
 want=("${build_pkgs[@]}")

@@ -21,6 +21,10 @@ fi
 echo "== format check"
 bash scripts/check-format.sh
 
+echo "== clang-tidy"
+cmake --preset release >/dev/null  # compile_commands.json for clang-tidy
+bash scripts/tidy.sh
+
 jobs=$(nproc)
 echo "== ASan/UBSan build, unit tests"
 cmake --preset asan >/dev/null

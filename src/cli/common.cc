@@ -107,7 +107,7 @@ int Report(const Error& error) {
   // stay parseable with --log-format json.
   std::string line = LogJson() ? FormatLogLine(true, LogTimestamp(), "error", error.message)
                                : "cfgsync: " + error.message;
-  std::fprintf(stderr, "%s\n", line.c_str());
+  (void)std::fprintf(stderr, "%s\n", line.c_str());  // nowhere to report a failed write
   return error.kind == ErrorKind::kConfig ? kExitUsage : kExitFailure;
 }
 

@@ -38,8 +38,8 @@ int RunLs(const CommonFlags& flags) {
                 FormatTime(o).c_str(), mode.c_str(), o.key.c_str());
     total += o.size;
   }
-  std::fprintf(stderr, "%zu objects, %llu bytes in %s\n", list->size(),
-               static_cast<unsigned long long>(total), spec.display.c_str());
+  (void)std::fprintf(stderr, "%zu objects, %llu bytes in %s\n", list->size(),
+                     static_cast<unsigned long long>(total), spec.display.c_str());
   return kExitOk;
 }
 

@@ -351,6 +351,7 @@ TEST(HttpServerTest, ManyConnectionsEvictTheOldestAndStayResponsive) {
   auto server = StartServer(opts);
   ASSERT_TRUE(server);
   std::vector<UniqueFd> idle;
+  idle.reserve(200);
   for (int i = 0; i < 200; ++i) idle.push_back(Connect(server->port()));
 
   auto start = Clock::now();
