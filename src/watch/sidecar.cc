@@ -163,7 +163,7 @@ struct Sidecar::Impl {
   void LoseRoot(MonoTime now);
   void Housekeeping(MonoTime now);
   void OnFsEvents(MonoTime now);
-  void Apply(std::vector<FsEvent> events, MonoTime now);
+  void Apply(const std::vector<FsEvent>& events, MonoTime now);
   void OnResults(MonoTime now);
   void OnPushResult(const JobResult& r, MonoTime now);
   void OnRemoveResult(const JobResult& r, MonoTime now);
@@ -337,7 +337,7 @@ void Sidecar::Impl::Housekeeping(MonoTime now) {
 
 void Sidecar::Impl::OnFsEvents(MonoTime now) { Apply(watcher->ReadEvents(), now); }
 
-void Sidecar::Impl::Apply(std::vector<FsEvent> events, MonoTime now) {
+void Sidecar::Impl::Apply(const std::vector<FsEvent>& events, MonoTime now) {
   bool rescan = false;
   if (!events.empty()) last_fs_event = now;
   for (const FsEvent& e : events) {
