@@ -5,9 +5,9 @@ set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev libpugixml-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-  clang-format ca-certificates)
-# clang 16 builds the libFuzzer targets (scripts/fuzz.sh): clang 14 cannot compile libstdc++
-# 12's <expected>. g++'s ThreadSanitizer runtime (libtsan2) comes with g++.
+  clang-format clang-tidy-16 ca-certificates)
+# clang 16 builds the libFuzzer targets (scripts/fuzz.sh) and runs clang-tidy: clang 14 cannot
+# compile libstdc++ 12's <expected>. g++'s ThreadSanitizer runtime (libtsan2) comes with g++.
 test_pkgs=(awscli rclone inotify-tools nodejs npm curl procps prometheus strace
   clang-16 libfuzzer-16-dev libclang-rt-16-dev)
 

@@ -23,6 +23,10 @@ fi
 echo "== format check"
 bash scripts/check-format.sh
 
+echo "== clang-tidy"
+cmake --preset release >/dev/null  # compile_commands.json for clang-tidy
+bash scripts/tidy.sh
+
 jobs=$(nproc)
 echo "== ASan/UBSan build, unit tests"
 cmake --preset asan -DCFGSYNC_WERROR=ON >/dev/null

@@ -113,7 +113,7 @@ int Report(const Error& error) {
   // stay parseable with --log-format json.
   std::string line = LogJson() ? FormatLogLine(true, LogTimestamp(), "error", error.message)
                                : "cfgsync: " + Printable(error.message);
-  std::fprintf(stderr, "%s\n", line.c_str());
+  (void)std::fprintf(stderr, "%s\n", line.c_str());  // nowhere to report a failed write
   return error.kind == ErrorKind::kConfig ? kExitUsage : kExitFailure;
 }
 

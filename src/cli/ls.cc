@@ -55,8 +55,8 @@ int RunLs(const CommonFlags& flags) {
     return {};
   });
   if (!listed) return Report(listed.error());
-  std::fprintf(stderr, "%zu objects, %llu bytes in %s\n", count,
-               static_cast<unsigned long long>(total), spec.display.c_str());
+  (void)std::fprintf(stderr, "%zu objects, %llu bytes in %s\n", count,
+                     static_cast<unsigned long long>(total), spec.display.c_str());
   if (failed > 0) {
     return Report(Error{ErrorKind::kIo, std::to_string(failed) + " of " + std::to_string(count) +
                                             " objects could not be read (see above)"});

@@ -6,7 +6,8 @@
 #include "cli/common.h"
 #include "core/log.h"
 
-int main(int argc, char** argv) {
+// An exception escaping main is a bug, and std::terminate reports it.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): see above
   using namespace cfgsync::cli;
   /* glibc gives each thread that allocates its own arena (up to 8 per core), each keeping
    * freed memory for reuse. The transfer threads only wait on the network, so two arenas cost

@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/common.h"
+#include "core/fs.h"
 #include "sync/push.h"
 
 namespace cfgsync::cli {
@@ -32,13 +33,15 @@ void RegisterRun(CLI::App& app, CommonFlags& common, Action& action) {
       state.phase = Phase::kRestoring;
       // Blocked before any thread starts: a SIGTERM during the restore is handled by the
       // watch step, which then stops at once after pushing nothing pending.
-      int signal_fd = Sidecar::BlockStopSignals();
+      auto signal_fd = Sidecar::BlockStopSignals();
+      if (!signal_fd) return Report(signal_fd.error());
+      UniqueFd signals(*signal_fd);
       auto http = StartHttp(*setup, state, &code);
       if (code != kExitOk) return code;
-      if (int rc = DoRestore(*remote, spec, filter, *ropts, &state, signal_fd); rc != kExitOk)
+      if (int rc = DoRestore(*remote, spec, filter, *ropts, &state, signals.get()); rc != kExitOk)
         return rc;
       state.phase = Phase::kStarting;
-      return DoWatch(*remote, spec, filter, *setup, state, signal_fd);
+      return DoWatch(*remote, spec, filter, *setup, state, signals.get());
     };
   });
 }

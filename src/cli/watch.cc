@@ -1,11 +1,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <thread>
-
 #include "cli/common.h"
 #include "core/duration.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "sync/push.h"
 
@@ -65,19 +63,15 @@ Result<WatchSetup> ParseWatchFlags(const WatchFlags& flags, const FolderFlags& f
 
 namespace {
 
-// 200 while the event loop turns: pings it and waits (at most 1 s) for its answer. Before the
-// loop starts (restore in progress) the process is alive, which is all liveness asks.
+/* Answered from the state at once: the HTTP thread never waits on the event loop. The ping
+ * makes the loop turn, so a loop that is alive has a fresh turn by the next probe. */
 HttpReply Healthz(ProcessState& state) {
-  int fd = state.ping_fd.load();
-  if (fd < 0) return {200, "text/plain; charset=utf-8", "ok (loop not started)\n"};
-  std::int64_t before = state.sidecar.loop_acks.load();
-  std::uint64_t one = 1;
-  (void)!::write(fd, &one, sizeof one);
-  for (int i = 0; i < 200; ++i) {
-    if (state.sidecar.loop_acks.load() != before) return {200, "text/plain; charset=utf-8", "ok\n"};
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (int fd = state.ping_fd.load(); fd >= 0) {
+    std::uint64_t one = 1;
+    (void)!::write(fd, &one, sizeof one);  // EAGAIN: a ping is pending already
   }
-  return {503, "text/plain; charset=utf-8", "event loop not responding\n"};
+  Readiness h = CheckHealth(state, RealClock::Get().Mono());
+  return {h.ready ? 200 : 503, "text/plain; charset=utf-8", h.reason + "\n"};
 }
 
 }  // namespace
@@ -126,12 +120,11 @@ int DoWatch(Remote& remote, const RemoteSpec& spec, const Filter& filter, const 
   Sidecar sidecar(pusher, filter, opts, state.sidecar);
   state.ping_fd = sidecar.ping_fd();
   state.phase = Phase::kWatching;
-  int code = sidecar.Run(signal_fd);
+  int code = sidecar.Run(signal_fd);  // returns once every worker has ended
   state.phase = Phase::kStopping;
-  // Workers still inside a request at the deadline cannot be joined: end the process now.
-  spdlog::shutdown();
-  std::fflush(nullptr);
-  ::_exit(code);
+  state.ping_fd = -1;
+  state.gaps = nullptr;
+  return code;
 }
 
 void RegisterWatch(CLI::App& app, CommonFlags& common, Action& action) {
@@ -149,10 +142,12 @@ void RegisterWatch(CLI::App& app, CommonFlags& common, Action& action) {
       if (!in) return code;
       auto& [filter, spec, remote] = *in;
       static ProcessState state;
-      int signal_fd = Sidecar::BlockStopSignals();  // before any thread, so all inherit it
+      auto signal_fd = Sidecar::BlockStopSignals();  // before any thread, so all inherit it
+      if (!signal_fd) return Report(signal_fd.error());
+      UniqueFd signals(*signal_fd);
       auto http = StartHttp(*setup, state, &code);
       if (code != kExitOk) return code;
-      return DoWatch(*remote, spec, filter, *setup, state, signal_fd);
+      return DoWatch(*remote, spec, filter, *setup, state, signals.get());
     };
   });
 }

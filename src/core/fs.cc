@@ -69,7 +69,7 @@ Result<Digest> DigestRange(int fd, std::uint64_t offset, std::uint64_t length, b
   Hasher md5(Hasher::Algo::kMd5);
   std::optional<Hasher> sha;
   if (with_sha256) sha.emplace(Hasher::Algo::kSha256);
-  std::vector<char> buf(64 * 1024);
+  std::vector<char> buf(std::size_t{64} * 1024);
   std::uint64_t done = 0;
   while (done < length) {
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), length - done));

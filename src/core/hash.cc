@@ -13,7 +13,7 @@ constexpr char kHexDigits[] = "0123456789abcdef";
 // OpenSSL only fails here on allocation failure or a broken installation; neither is recoverable.
 void Check(int ok, const char* what) {
   if (ok != 1) {
-    std::fprintf(stderr, "cfgsync: OpenSSL %s failed\n", what);
+    (void)std::fprintf(stderr, "cfgsync: OpenSSL %s failed\n", what);
     std::abort();
   }
 }

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -9,6 +10,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -187,6 +190,8 @@ class HttpServer::Loop {
   void Run();
   // Makes Run return soon; callable from any thread.
   void Stop();
+  // True once the loop has ended on an error (not by Stop); callable from any thread.
+  bool failed() const { return failed_; }
 
  private:
   enum class Phase { kReading, kWriting, kDraining };
@@ -227,6 +232,8 @@ class HttpServer::Loop {
   bool Watch(Conn& c, std::uint32_t events);
   // Forgets and closes `c`; `abortive` resets it, discarding unsent data.
   void Close(ConnIt c, bool abortive);
+  // Ends the loop after an unrecoverable epoll error: logs it and closes every socket.
+  void Abort(int err);
 
   UniqueFd listener_, epoll_, wake_;
   std::map<std::string, HttpHandler> routes_;
@@ -235,6 +242,7 @@ class HttpServer::Loop {
   std::unordered_map<std::uint64_t, ConnIt> by_id_;
   std::uint64_t next_id_ = kFirstConnId;
   std::optional<SteadyClock::time_point> paused_until_;  // set while accept is suspended
+  std::atomic<bool> failed_{false};
 };
 
 HttpServer::Loop::Loop(UniqueFd listener, UniqueFd epoll, UniqueFd wake,
@@ -272,8 +280,7 @@ void HttpServer::Loop::Run() {
   for (;;) {
     int n =
         ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(events.size()), WaitTimeoutMs());
-    /* Only programming errors (EBADF, EINVAL) remain besides EINTR; there is nothing to retry. */
-    if (n < 0 && errno != EINTR) return;
+    if (n < 0 && errno != EINTR) return Abort(errno);
     for (int i = 0; i < n; ++i) {
       std::uint64_t id = events[static_cast<std::size_t>(i)].data.u64;
       if (id == kWakeId) return;
@@ -286,6 +293,20 @@ void HttpServer::Loop::Run() {
     ExpireDeadlines();
     if (paused_until_ && SteadyClock::now() >= *paused_until_) SetListening(true);
   }
+}
+
+/* Only programming errors (EBADF, EINVAL) remain besides EINTR, and retrying would spin. A
+ * server that silently stopped answering would leave the kubelet's probes hanging until their
+ * timeout; closing the listener makes them fail at once (connection refused), so a liveness
+ * probe restarts the pod, and the log says why. */
+void HttpServer::Loop::Abort(int err) {
+  spdlog::error(
+      "HTTP server stopped: epoll_wait: {}; /healthz, /readyz and /metrics are no longer served",
+      std::strerror(err));
+  failed_ = true;
+  by_id_.clear();
+  conns_.clear();
+  listener_ = UniqueFd();
 }
 
 void HttpServer::Loop::Stop() {
@@ -499,6 +520,8 @@ void HttpServer::Loop::Close(ConnIt c, bool abortive) {
 
 HttpServer::HttpServer(std::unique_ptr<Loop> loop, std::uint16_t port)
     : loop_(std::move(loop)), thread_([loop = loop_.get()] { loop->Run(); }), port_(port) {}
+
+bool HttpServer::failed() const { return loop_->failed(); }
 
 HttpServer::~HttpServer() {
   loop_->Stop();

@@ -61,6 +61,10 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
+  // True once the server thread has stopped on an unrecoverable error (logged at error): it
+  // has closed its listening socket, so that probes are refused instead of hanging.
+  bool failed() const;
+
   // The bound port: the one asked for, or the one the kernel picked for port 0.
   std::uint16_t port() const { return port_; }
 

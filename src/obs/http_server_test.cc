@@ -1,12 +1,14 @@
 #include "obs/http_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -349,6 +351,7 @@ TEST(HttpServerTest, ManyConnectionsEvictTheOldestAndStayResponsive) {
   auto server = StartServer(opts);
   ASSERT_TRUE(server);
   std::vector<UniqueFd> idle;
+  idle.reserve(200);
   for (int i = 0; i < 200; ++i) idle.push_back(Connect(server->port()));
 
   auto start = Clock::now();
@@ -458,6 +461,42 @@ TEST(HttpServerTest, ListensOnIpv6) {
   ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
   ASSERT_TRUE(SendAll(fd.get(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_EQ(StatusOf(ReadAll(fd.get())), 200);
+}
+
+// The descriptors of this process that are epoll instances.
+std::vector<int> EpollFds() {
+  std::vector<int> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(e.path(), ec).string() == "anon_inode:[eventpoll]") {
+      out.push_back(std::stoi(e.path().filename().string()));
+    }
+  }
+  return out;
+}
+
+TEST(HttpServerTest, AnEpollFailureIsVisibleAndRefusesProbes) {
+  std::vector<int> before = EpollFds();
+  auto server = StartServer();
+  int epfd = -1;
+  for (int fd : EpollFds()) {
+    if (std::find(before.begin(), before.end(), fd) == before.end()) epfd = fd;
+  }
+  ASSERT_GE(epfd, 0);
+  /* The loop's epoll descriptor now names /dev/null: its next epoll_wait fails (EINVAL). */
+  UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  ASSERT_EQ(::dup2(null.get(), epfd), epfd);
+  { UniqueFd wake = Connect(server->port()); }  // wakes the loop from its current wait
+  auto end = Clock::now() + 5s;
+  while (!server->failed() && Clock::now() < end) std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(server->failed());
+  UniqueFd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(server->port());
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_NE(::connect(probe.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  EXPECT_EQ(errno, ECONNREFUSED);
 }
 
 }  // namespace

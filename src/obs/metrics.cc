@@ -17,13 +17,13 @@ void PushHistogram(std::string& out, const SidecarState& s) {
   constexpr std::string_view kName = "cfgsync_push_duration_seconds";
   out += fmt::format("# HELP {} Time from a change being due to it being stored.\n", kName);
   out += fmt::format("# TYPE {} histogram\n", kName);
+  const SidecarState::PushHistogram h = s.PushLatency();  // one snapshot for every line
   for (std::size_t i = 0; i < SidecarState::kBuckets.size(); ++i) {
-    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", kName, SidecarState::kBuckets[i],
-                       s.push_le[i].load());
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", kName, SidecarState::kBuckets[i], h.le[i]);
   }
-  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", kName, s.push_count.load());
-  out += fmt::format("{}_sum {}\n", kName, static_cast<double>(s.push_sum_us.load()) / 1e6);
-  out += fmt::format("{}_count {}\n", kName, s.push_count.load());
+  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", kName, h.count);
+  out += fmt::format("{}_sum {}\n", kName, static_cast<double>(h.sum_us) / 1e6);
+  out += fmt::format("{}_count {}\n", kName, h.count);
 }
 
 double BehindSeconds(const SidecarState& s, MonoTime now) {
@@ -90,6 +90,18 @@ Readiness CheckReady(const ProcessState& state, MonoTime now, Millis max_outage,
     if (down > max_outage.count()) {
       return {false, fmt::format("remote failing for {}s", down / 1000)};
     }
+  }
+  return {true, "ok"};
+}
+
+Readiness CheckHealth(const ProcessState& state, MonoTime now) {
+  const SidecarState& s = state.sidecar;
+  if (state.ping_fd.load() < 0 || !s.loop_started) return {true, "ok (loop not started)"};
+  if (s.loop_stopping) return {true, "ok (stopping)"};
+  const std::int64_t turn = s.loop_turn_ms;
+  const auto idle = std::chrono::duration_cast<Millis>(now.time_since_epoch()).count() - turn;
+  if (turn > 0 && idle > kLoopStall.count()) {
+    return {false, fmt::format("event loop not responding for {}s", idle / 1000)};
   }
   return {true, "ok"};
 }

@@ -48,6 +48,14 @@ struct Readiness {
 Readiness CheckReady(const ProcessState& state, MonoTime now, Millis max_outage,
                      ReadinessMode mode = ReadinessMode::kStartup);
 
+// The event loop turns at least every 5 s (housekeeping); this long without a turn, it is stuck.
+inline constexpr Millis kLoopStall{15'000};
+
+// What /healthz answers, from the state alone (no waiting): healthy before the sidecar loop
+// starts (restore in progress: the process is alive) and once it has stopped, and otherwise
+// while the loop's latest turn is less than kLoopStall old.
+Readiness CheckHealth(const ProcessState& state, MonoTime now);
+
 // The Prometheus text exposition (version 0.0.4) of `state` at `now`. Labels never carry a key
 // or a secret.
 std::string RenderMetrics(const ProcessState& state, MonoTime now = RealClock::Get().Mono());

@@ -76,7 +76,7 @@ TEST(CheckSafeKeyTest, NulRefusedEvenWhenControlAllowed) {
 }
 
 TEST(CheckSafeKeyTest, ControlBytesDependOnAllowControl) {
-  for (std::string key :
+  for (const std::string& key :
        {std::string("a\nb"), std::string("x\n"), std::string("tab\there"), std::string("cr\r"),
         std::string("esc\x1b[31m"), std::string("del\x7f"), std::string("\x01")}) {
     EXPECT_TRUE(Refused(key, false)) << key;

@@ -183,7 +183,7 @@ class LocalRemote final : public Remote {
     UniqueFd out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
     if (!out) return std::unexpected(ErrnoError("create", dest));
     Hasher md5(Hasher::Algo::kMd5);
-    std::vector<char> buf(64 * 1024);
+    std::vector<char> buf(std::size_t{64} * 1024);
     for (;;) {
       ssize_t n = ::read(src_fd, buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
@@ -244,7 +244,7 @@ class LocalRemote final : public Remote {
     FileMeta attrs = meta;
     attrs.md5_hex.reset();
     j["attrs"] = EncodeMeta(attrs);
-    j["md5"] = *meta.md5_hex;
+    j["md5"] = meta.md5_hex.value_or("");
     j["size"] = size;
     j["data_mtime"] = FormatMtime(data_mtime);
     fs::path path = MetaPath(key);

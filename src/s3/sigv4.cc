@@ -125,10 +125,11 @@ std::string AmzDate(WallTime now) {
   const year_month_day ymd{day};
   const hh_mm_ss hms{secs - day};
   std::array<char, 32> buf{};
-  std::snprintf(buf.data(), buf.size(), "%04d%02u%02uT%02d%02d%02dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
+  (void)std::snprintf(buf.data(), buf.size(), "%04d%02u%02uT%02d%02d%02dZ",
+                      static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                      static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                      static_cast<int>(hms.minutes().count()),
+                      static_cast<int>(hms.seconds().count()));
   return std::string(buf.data());
 }
 

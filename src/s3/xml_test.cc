@@ -235,7 +235,7 @@ TEST(ParseListObjectsV2Test, MalformedDocuments) {
 TEST(ParseListObjectsV2Test, MalformedEntries) {
   constexpr char kHead[] = "<ListBucketResult><IsTruncated>false</IsTruncated><Contents>";
   constexpr char kTail[] = "</Contents></ListBucketResult>";
-  auto doc = [&](std::string body) { return kHead + body + kTail; };
+  auto doc = [&](const std::string& body) { return kHead + body + kTail; };
   constexpr char kDate[] = "<LastModified>2009-10-12T17:50:30.000Z</LastModified>";
   ExpectListProtocolError(doc(std::string("<Size>1</Size>") + kDate), "without <Key>");
   ExpectListProtocolError(doc(std::string("<Key>k</Key>") + kDate), "<Size>");

@@ -82,6 +82,7 @@ TEST(GroupCommitTest, EveryFileIsHandedOverAfterAFlushThatBeganAfterItsSubmit) {
   {
     GroupCommit gc = Make(r);
     std::vector<std::jthread> writers;
+    writers.reserve(4);
     for (int w = 0; w < 4; ++w) {
       writers.emplace_back([&, w] {
         for (int i = 0; i < 50; ++i) {

@@ -14,6 +14,7 @@ namespace {
 
 std::vector<std::string> Keys(const std::vector<ObjectInfo>& page) {
   std::vector<std::string> out;
+  out.reserve(page.size());
   for (const auto& o : page) out.push_back(o.key);
   return out;
 }

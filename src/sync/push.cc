@@ -5,10 +5,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 
 #include "core/fs.h"
 #include "core/log.h"
@@ -33,6 +36,45 @@ bool HasAnyFile(const std::filesystem::path& root, const Filter& filter) {
   }
   return false;
 }
+
+/* The MD5s a plan compares, computed before it takes the index's lock: hashing reads whole
+ * files, and pushes must not wait for it. Files whose size differs from the stored object's are
+ * never hashed (the plan uploads them unhashed), as PlanPush does. */
+class PreHashed {
+ public:
+  // Hashes each file of `tree` for which `same_size` says so.
+  PreHashed(const std::filesystem::path& root, const LocalTree& tree,
+            const std::function<bool(const LocalFile&)>& same_size)
+      : root_(root), files_(tree.files), md5_(tree.files.size()), done_(tree.files.size()) {
+    for (std::size_t i = 0; i < files_.size(); ++i) {
+      if (!same_size(files_[i])) continue;
+      done_[i] = true;
+      if (auto md5 = LocalMd5(root_, files_[i]); md5 && md5->size() == 32) {
+        md5_[i].emplace();
+        std::copy(md5->begin(), md5->end(), md5_[i]->begin());
+      } else if (md5) {
+        done_[i] = false;  // not the usual form: asked again if needed
+      }
+    }
+  }
+
+  // What md5_of answers for `f`, one of the tree's files: the hash made beforehand, or one
+  // made now when the index changed in between (rare: the lock is held then).
+  std::optional<std::string> operator()(const LocalFile& f) const {
+    const auto i = static_cast<std::size_t>(&f - files_.data());
+    if (i < files_.size() && done_[i]) {
+      if (!md5_[i]) return std::nullopt;
+      return std::string(md5_[i]->begin(), md5_[i]->end());
+    }
+    return LocalMd5(root_, f);
+  }
+
+ private:
+  const std::filesystem::path& root_;
+  const std::vector<LocalFile>& files_;
+  std::vector<std::optional<std::array<char, 32>>> md5_;
+  std::vector<bool> done_;
+};
 
 }  // namespace
 
@@ -126,7 +168,7 @@ Status Pusher::ApplyPlan(const PushPlan& plan, PushStats& stats, std::vector<Gap
   std::size_t n_up = plan.uploads.size();
   auto one = [&](std::size_t i) {
     const std::string& rel = i < n_up ? plan.uploads[i] : plan.verify[i - n_up];
-    if (remote_failed) {
+    if (remote_failed || cancelled_) {
       std::lock_guard lock(mu);
       ++stats.failed;
       return;
@@ -193,9 +235,13 @@ Result<Pusher::Scanned> Pusher::PlanWithGaps() {
   if (!listed) return std::unexpected(listed.error());
   auto tree = ScanTree(opts_.dir, filter_);
   if (!tree) return std::unexpected(tree.error());
+  const PreHashed md5_of(opts_.dir, *tree, [&](const LocalFile& f) {
+    auto it = fresh.find(f.rel);
+    return it != fresh.end() && it->second.size == f.version.size;
+  });
   /* Planned against the index itself, under its lock, rather than against a copy: a copy would
-   * cost as much memory again as the whole index (100,000 files: tens of MB). Pushes wait for
-   * the planning, which reads a file only when its size matches and its mtime does not. */
+   * cost as much memory again as the whole index (100,000 files: tens of MB). The files were
+   * hashed before: pushes wait for the planning only, which reads no file. */
   std::lock_guard lock(mu_);
   for (auto& [key, entry] : fresh) {
     auto old = index_.find(key);
@@ -205,8 +251,7 @@ Result<Pusher::Scanned> Pusher::PlanWithGaps() {
     }
   }
   index_ = std::move(fresh);
-  Scanned out{PlanPush(*tree, index_, filter_, opts_.guard,
-                       [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); }),
+  Scanned out{PlanPush(*tree, index_, filter_, opts_.guard, std::cref(md5_of)),
               std::move(tree->gaps)};
   if (!hold_inferred_.empty() && !out.plan.deletes.empty()) {
     out.plan.blocked_deletes = static_cast<std::int64_t>(out.plan.deletes.size());
@@ -332,6 +377,16 @@ void PrintPlan(const PushPlan& plan) {
   }
 }
 
+std::optional<std::string> Pusher::StoredMd5If(const std::string& rel, const LocalFile& f) const {
+  std::lock_guard lock(mu_);
+  auto it = index_.find(rel);
+  if (it == index_.end() || !it->second.meta || !it->second.meta->md5_hex ||
+      it->second.size != f.version.size || !SameAttributes(f.meta, *it->second.meta)) {
+    return std::nullopt;
+  }
+  return it->second.meta->md5_hex;
+}
+
 Result<PushStats> Pusher::PushPath(const std::string& rel) {
   PushStats stats;
   if (!filter_.IncludesFile(rel)) return stats;
@@ -346,18 +401,13 @@ Result<PushStats> Pusher::PushPath(const std::string& rel) {
       gaps_.Report(rel, GapReason::kSpecial, "not a regular file");
     return std::unexpected(f.error());
   }
-  {
-    std::lock_guard lock(mu_);
-    auto it = index_.find(rel);
-    if (it != index_.end() && it->second.meta && it->second.meta->md5_hex &&
-        it->second.size == f->version.size && SameAttributes(f->meta, *it->second.meta)) {
-      auto md5 = LocalMd5(opts_.dir, *f);
-      if (md5 && *md5 == *it->second.meta->md5_hex) {
-        stats.identical = 1;
-        gaps_.Clear(rel);
-        return stats;
-      }
-    }
+  /* The file is hashed outside the lock (other pushes and the planner use the index
+   * meanwhile); the stored MD5 it matched must still be the index's afterwards. */
+  std::optional<std::string> stored = StoredMd5If(rel, *f);
+  if (stored && LocalMd5(opts_.dir, *f) == stored && StoredMd5If(rel, *f) == stored) {
+    stats.identical = 1;
+    gaps_.Clear(rel);
+    return stats;
   }
   std::optional<Gap> gap;
   auto bytes = Upload(rel, gap);
@@ -379,18 +429,28 @@ Result<PushStats> Pusher::RemovePaths(const std::vector<std::string>& rels, bool
   {
     std::lock_guard lock(mu_);
     for (const auto& rel : rels) {
-      std::error_code ec;
       for (auto it = index_.lower_bound(rel); it != index_.end() && it->first.starts_with(rel);
            ++it) {
         const std::string& k = it->first;
         if (k.size() != rel.size() && k[rel.size()] != '/') continue;
         if (k.ends_with('/') || !filter_.IncludesFile(k)) continue;  // as PlanPush: never deleted
-        if (!std::filesystem::exists(std::filesystem::symlink_status(opts_.dir / k, ec)))
-          keys.push_back(k);
+        keys.push_back(k);
       }
     }
-    std::sort(keys.begin(), keys.end());
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  }
+  /* The file system is looked at without the lock (a folder of thousands of files takes a
+   * while); the index may change meanwhile, so the keys are checked against it again. */
+  std::erase_if(keys, [&](const std::string& k) {
+    std::error_code ec;
+    return std::filesystem::exists(std::filesystem::symlink_status(opts_.dir / k, ec));
+  });
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  if (keys.empty()) return stats;
+  const bool local_empty = !HasAnyFile(opts_.dir, filter_);
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(keys, [&](const std::string& k) { return !index_.contains(k); });
     if (keys.empty()) return stats;
     /* Files removed one after the other arrive in several batches, some of them at the same
      * time: the guard counts this batch together with the deletions of the last
@@ -399,9 +459,9 @@ Result<PushStats> Pusher::RemovePaths(const std::vector<std::string>& rels, bool
      * folder (a lost volume looks the same from here) holds them. */
     const auto n = static_cast<std::int64_t>(keys.size());
     const std::int64_t recent = RecentDeletions(clock_.Mono());
-    stats.guard_reason = DeleteGuardVerdict(
-        observed ? DeleteGuard{} : opts_.guard, n + recent + deleting_,
-        static_cast<std::int64_t>(index_.size()) + recent, !HasAnyFile(opts_.dir, filter_));
+    stats.guard_reason =
+        DeleteGuardVerdict(observed ? DeleteGuard{} : opts_.guard, n + recent + deleting_,
+                           static_cast<std::int64_t>(index_.size()) + recent, local_empty);
     if (!stats.guard_reason.empty()) {
       stats.blocked_deletes = n;
       return stats;
@@ -428,10 +488,14 @@ Result<std::vector<std::string>> Pusher::Unconfirmed(std::size_t limit, std::siz
     if (names.size() < limit) names.push_back(rel);
     ++total;
   };
+  const PreHashed md5_of(opts_.dir, *tree, [&](const LocalFile& f) {
+    std::lock_guard lock(mu_);
+    auto it = index_.find(f.rel);
+    return it != index_.end() && it->second.size == f.version.size;
+  });
   {
     std::lock_guard lock(mu_);
-    PushPlan plan = PlanPush(*tree, index_, filter_, DeleteGuard{},
-                             [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); });
+    PushPlan plan = PlanPush(*tree, index_, filter_, DeleteGuard{}, std::cref(md5_of));
     for (const auto& rel : plan.uploads) add(rel);
     for (const auto& rel : plan.verify) add(rel);
   }

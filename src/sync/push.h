@@ -2,6 +2,7 @@
 // watcher, sharing an in-memory index of the remote so that unchanged files cost no request.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -100,6 +101,10 @@ class Pusher {
   // `cfgsync sync --allow-deletions` (another process) applies them. Thread-safe.
   void HoldInferredDeletions(std::string why);
 
+  // Makes a reconcile under way start no further upload (the rest counts as failed), for a
+  // shutdown that must not wait for a whole pass. Requests under way finish. Thread-safe.
+  void Cancel() { cancelled_ = true; }
+
   // What cannot be backed up now. Thread-safe.
   const Gaps& gaps() const { return gaps_; }
 
@@ -119,6 +124,8 @@ class Pusher {
   Status CheckReadable(const std::string& rel, std::optional<Gap>& gap);
   Result<std::uint64_t> Upload(const std::string& rel, std::optional<Gap>& gap);
   Status Verify(const std::string& rel, PushStats& stats, std::optional<Gap>& gap);
+  // The MD5 the index stores for `rel` when its size and attributes are those of `f`.
+  std::optional<std::string> StoredMd5If(const std::string& rel, const LocalFile& f) const;
   Status ApplyPlan(const PushPlan& plan, PushStats& stats, std::vector<Gap>& gaps, bool probe);
 
   Remote& remote_;
@@ -134,6 +141,7 @@ class Pusher {
   std::string hold_inferred_;  // why every inferred deletion is held, "" when none is
   std::deque<std::pair<MonoTime, std::int64_t>> recent_;  // (when, objects deleted)
   std::int64_t deleting_ = 0;                             // objects being deleted right now
+  std::atomic<bool> cancelled_{false};
 };
 
 // Prints a plan on stdout, one "upload|check|delete KEY" line each, and the blocked deletions.

@@ -230,6 +230,7 @@ RemoteIndex Eleven() {
 
 TEST_F(PlanPushTest, DefaultPercentBlocksSixOfEleven) {
   std::vector<LocalFile> files;
+  files.reserve(5);
   for (int i = 0; i < 5; ++i) files.push_back(Local("f" + std::to_string(10 + i), 1));
   auto plan = Plan(Tree(files), Eleven());
   EXPECT_TRUE(plan.deletes.empty());
@@ -239,6 +240,7 @@ TEST_F(PlanPushTest, DefaultPercentBlocksSixOfEleven) {
 
 TEST_F(PlanPushTest, DefaultPercentAllowsFiveOfEleven) {
   std::vector<LocalFile> files;
+  files.reserve(6);
   for (int i = 0; i < 6; ++i) files.push_back(Local("f" + std::to_string(10 + i), 1));
   auto plan = Plan(Tree(files), Eleven());
   EXPECT_EQ(plan.deletes.size(), 5u);
@@ -263,7 +265,7 @@ TEST_F(PlanPushTest, CountGuard) {
   auto blocked = Plan(local, r, Guard("3"));
   EXPECT_TRUE(blocked.deletes.empty());
   EXPECT_EQ(blocked.blocked_deletes, 4);
-  EXPECT_NE(blocked.guard_reason.find("3"), std::string::npos) << blocked.guard_reason;
+  EXPECT_NE(blocked.guard_reason.find('3'), std::string::npos) << blocked.guard_reason;
   auto allowed = Plan(local, r, Guard("4"));
   EXPECT_EQ(allowed.deletes, (Strings{"k1", "k2", "k3", "k4"}));
   EXPECT_EQ(allowed.blocked_deletes, 0);

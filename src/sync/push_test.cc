@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -765,6 +767,32 @@ TEST(PushSummaryLineTest, MentionsCountsAndBlockedDeletions) {
   EXPECT_NE(line.find("identical 40"), std::string::npos) << line;
   EXPECT_NE(line.find("7 deletions blocked"), std::string::npos) << line;
   EXPECT_NE(line.find("too many"), std::string::npos) << line;
+}
+
+TEST_F(PusherTest, PlanningHashesFilesWithoutHoldingTheIndex) {
+  fs::create_directories(dir_);
+  { std::ofstream big(dir_ / "big.ini"); }
+  fs::resize_file(dir_ / "big.ini", std::uintmax_t{128} << 20);  // hashing it takes a while
+  Pusher pusher(mem_, filter_, Opts(), RealClock::Get());
+  ASSERT_TRUE(pusher.Reconcile());
+  using Steady = std::chrono::steady_clock;
+  std::atomic<bool> done{false};
+  const auto start = Steady::now();
+  std::thread pass([&] {
+    auto stats = pusher.Reconcile();  // same size as stored: the file is hashed
+    EXPECT_TRUE(stats && stats->identical == 1) << Text(stats);
+    done = true;
+  });
+  Steady::duration worst{};
+  while (!done) {
+    const auto t0 = Steady::now();
+    (void)pusher.IndexSize();  // what every push does first: take the index's lock
+    worst = std::max(worst, Steady::now() - t0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const auto total = Steady::now() - start;
+  pass.join();
+  EXPECT_LT(worst * 4, total) << "the index was locked while the file was hashed";
 }
 
 }  // namespace

@@ -136,6 +136,7 @@ std::vector<const RestoreStep*> WorkOrder(const RestorePlan& plan) {
   std::vector<const RestoreStep*> order;
   order.reserve(total);
   std::vector<const std::vector<const RestoreStep*>*> live;
+  live.reserve(folders.size());
   for (const auto& f : folders) live.push_back(&f);
   for (std::size_t round = 0; !live.empty(); ++round) {
     std::size_t kept = 0;

@@ -295,6 +295,7 @@ TEST_F(PlanRestoreTest, HostileKeysRejected) {
                                    "a/./b", ".",         "..",     "",     std::string("n\0l", 3),
                                    "tab\t", "esc\x1b"};
   std::vector<ObjectInfo> remote;
+  remote.reserve(std::size(keys));
   for (const auto& k : keys) remote.push_back(Listed(k, 1, Md5Hex("x")));
   auto plan = Plan(remote, Tree({}));
   ASSERT_EQ(plan.steps.size(), keys.size());
@@ -373,6 +374,7 @@ RestorePlan PlanOf(std::vector<std::pair<RestoreAction, std::string>> steps) {
 
 std::vector<std::string> Rels(const std::vector<const RestoreStep*>& order) {
   std::vector<std::string> out;
+  out.reserve(order.size());
   for (const auto* s : order) out.push_back(s->rel);
   return out;
 }
@@ -393,6 +395,7 @@ TEST(WorkOrderTest, DealsStepsOutFolderByFolderInKeyOrderWithinEach) {
 
 TEST(WorkOrderTest, OneBigFolderAmongManySmallOnesKeepsEveryStepOnce) {
   std::vector<std::pair<RestoreAction, std::string>> steps;
+  steps.reserve(20000 + 20000);
   for (int i = 0; i < 20000; ++i)
     steps.emplace_back(RestoreAction::kDownload, "big/" + std::to_string(i));
   for (int i = 0; i < 20000; ++i)

@@ -209,7 +209,7 @@ void InotifyWatcher::RenameTree(const std::string& from, const std::string& to) 
   }
 }
 
-void InotifyWatcher::LoseRoot(std::string why, std::vector<FsEvent>& out) {
+void InotifyWatcher::LoseRoot(const std::string& why, std::vector<FsEvent>& out) {
   if (root_lost_) return;
   root_lost_ = true;
   complete_ = false;

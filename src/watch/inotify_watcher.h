@@ -132,7 +132,7 @@ class InotifyWatcher {
   // the tree keeps its watches: the kernel follows the inodes).
   void RenameTree(const std::string& from, const std::string& to);
   // Drops every watch (the root is gone).
-  void LoseRoot(std::string why, std::vector<FsEvent>& out);
+  void LoseRoot(const std::string& why, std::vector<FsEvent>& out);
   // Re-walks the whole tree after events were lost, re-adding missing watches and dropping the
   // watches of folders that no longer exist.
   void Resync(std::vector<FsEvent>& out);

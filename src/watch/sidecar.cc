@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -106,6 +109,7 @@ struct Sidecar::Impl {
   std::unique_ptr<InotifyWatcher> watcher;
   std::optional<DirId> root_id;
   UniqueFd epoll, timer, done_event, ping;
+  int signal_fd = -1;
 
   // Worker pool.
   std::mutex mu;
@@ -114,6 +118,7 @@ struct Sidecar::Impl {
   std::vector<JobResult> results;
   bool stop_workers = false;
   std::vector<std::thread> workers;
+  bool workers_joined = false;
   int jobs_in_flight = 0;
 
   // Scheduling of what is not a per-path change.
@@ -131,6 +136,7 @@ struct Sidecar::Impl {
   bool probe_in_flight = false;
   MonoTime remote_back_at{};  // when the remote last came back after an outage
   std::optional<MonoTime> reconcile_failing_since;
+  int reconcile_failures = 0;  // failed reconciles in a row (one warn line per streak)
   std::map<std::string, int> local_failures;  // unreadable files: attempts so far
   bool owner_hint_said = false;
   std::string guard_reason;
@@ -145,7 +151,10 @@ struct Sidecar::Impl {
   AppProcesses app;
 
   void UpdateGuard();
-  Status Setup();
+  Status Setup(int signal);
+  // Reads a ready descriptor of the loop and acts on it; every level-triggered descriptor in
+  // the epoll set is read here, so that no wait returns at once for an event left unread.
+  void HandleEvent(int fd, MonoTime now);
   void StartWorkers();
   void Worker();
   void Submit(Job job);
@@ -154,7 +163,7 @@ struct Sidecar::Impl {
   void LoseRoot(MonoTime now);
   void Housekeeping(MonoTime now);
   void OnFsEvents(MonoTime now);
-  void Apply(std::vector<FsEvent> events, MonoTime now);
+  void Apply(const std::vector<FsEvent>& events, MonoTime now);
   void OnResults(MonoTime now);
   void OnPushResult(const JobResult& r, MonoTime now);
   void OnRemoveResult(const JobResult& r, MonoTime now);
@@ -170,19 +179,26 @@ struct Sidecar::Impl {
   void UpdateBehind();
   bool LingerDone(MonoTime now);
   int Shutdown();
+  void JoinWorkers();
   void Drain(MonoTime deadline);
   // `unpushed`: changes still pending or in flight at the deadline.
   int Verdict(std::size_t unpushed);
 };
 
-Status Sidecar::Impl::Setup() {
+Status Sidecar::Impl::Setup(int signal) {
+  signal_fd = signal;
   epoll = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
   timer = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   done_event = UniqueFd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!epoll || !timer || !done_event) return Fail(ErrorKind::kIo, "event loop set-up failed");
-  for (int fd : {timer.get(), done_event.get(), ping.get()}) {
+  if (!epoll || !timer || !done_event || !ping) {
+    return Fail(ErrorKind::kIo, std::string("event loop set-up failed: ") + std::strerror(errno));
+  }
+  for (int fd : {timer.get(), done_event.get(), ping.get(), signal_fd}) {
     epoll_event ev{EPOLLIN, {.fd = fd}};
-    ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev);
+    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return Fail(ErrorKind::kIo,
+                  std::string("event loop set-up failed: epoll_ctl: ") + std::strerror(errno));
+    }
   }
   return {};
 }
@@ -259,7 +275,16 @@ void Sidecar::Impl::OpenWatcher(MonoTime now) {
   root_id = IdOf(opts.dir);
   state.watching = true;
   epoll_event ev{EPOLLIN, {.fd = watcher->fd()}};
-  ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, watcher->fd(), &ev);
+  if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, watcher->fd(), &ev) != 0) {
+    /* Without its place in the loop the watch is useless: drop it and try again later, as
+     * for a missing folder (the error is logged once). */
+    spdlog::error("cannot watch {}: epoll_ctl: {}", opts.dir.string(), std::strerror(errno));
+    watcher.reset();
+    root_id.reset();
+    root_missing_said = true;
+    watcher_retry_at = now + kHousekeeping;
+    return;
+  }
   if (again) {
     spdlog::info("watching {} again; comparing it with the backup", opts.dir.string());
     reconcile_at = now;
@@ -312,7 +337,7 @@ void Sidecar::Impl::Housekeeping(MonoTime now) {
 
 void Sidecar::Impl::OnFsEvents(MonoTime now) { Apply(watcher->ReadEvents(), now); }
 
-void Sidecar::Impl::Apply(std::vector<FsEvent> events, MonoTime now) {
+void Sidecar::Impl::Apply(const std::vector<FsEvent>& events, MonoTime now) {
   bool rescan = false;
   if (!events.empty()) last_fs_event = now;
   for (const FsEvent& e : events) {
@@ -473,11 +498,21 @@ void Sidecar::Impl::OnReconcileResult(const JobResult& r, MonoTime now) {
   if (!r.outcome) {
     ++state.reconcile_errors;
     if (!reconcile_failing_since) reconcile_failing_since = r.job.submitted;
-    spdlog::warn("reconcile failed: {}", r.outcome.error().message);
+    /* Retries follow the backoff; one line per streak of failures says it, not one per try. */
+    if (reconcile_failures++ == 0) {
+      spdlog::warn("reconcile failed: {}; retrying with backoff", r.outcome.error().message);
+    } else {
+      spdlog::debug("reconcile failed again ({} in a row): {}", reconcile_failures,
+                    r.outcome.error().message);
+    }
     reconcile_at = probe_at.value_or(now + opts.max_delay);
     return;
   }
   const PushStats& s = *r.outcome;
+  if (reconcile_failures > 0) {
+    spdlog::info("reconcile works again after {} failed attempts", reconcile_failures);
+    reconcile_failures = 0;
+  }
   spdlog::info("reconcile: {}", SummaryLine(s));
   ++state.reconciles;
   if (s.remote_error) {
@@ -665,9 +700,11 @@ void Sidecar::Impl::Drain(MonoTime deadline) {
     auto left = duration_cast<milliseconds>(deadline - now).count();
     // Nothing in flight means the last attempts failed: pause before trying them again.
     int wait_ms = static_cast<int>(jobs_in_flight == 0 ? std::min<std::int64_t>(left, 250) : left);
-    epoll_event ev;
-    int n = ::epoll_wait(epoll.get(), &ev, 1, wait_ms);
-    if (n > 0 && ev.data.fd == done_event.get()) OnResults(clock.Mono());
+    std::array<epoll_event, 8> events{};
+    int n = ::epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()), wait_ms);
+    if (n < 0 && errno != EINTR) return;  // the loop failed: logged by Run
+    for (int i = 0; i < n; ++i)
+      HandleEvent(events[static_cast<std::size_t>(i)].data.fd, clock.Mono());
   }
 }
 
@@ -706,28 +743,46 @@ int Sidecar::Impl::Shutdown() {
   spdlog::info("stopping: pushing {} pending changes", coalescer.Pending());
   Drain(*stop_requested + opts.shutdown_timeout);
   std::size_t left = coalescer.Pending();
+  const int unfinished = jobs_in_flight;
+  JoinWorkers();
+  return Verdict(left > 0 || unfinished > 0 ? std::max<std::size_t>(left, 1) : 0);
+}
+
+/* No worker is left running past Run: a detached one would outlive the pusher and the remote
+ * it uses. Queued jobs are dropped, a reconcile stops between files (Pusher::Cancel), and a
+ * request under way ends within its own timeouts; its answer comes too late to count. */
+void Sidecar::Impl::JoinWorkers() {
+  if (workers_joined) return;
+  workers_joined = true;
   {
     std::lock_guard lock(mu);
     stop_workers = true;
+    jobs.clear();
   }
   cv.notify_all();
-  // A worker still inside a request cannot be interrupted: leave it to process exit.
-  for (auto& w : workers) {
-    if (jobs_in_flight == 0) {
-      w.join();
-    } else {
-      w.detach();
-    }
+  pusher.Cancel();
+  state.loop_stopping = true;
+  if (jobs_in_flight > 0) {
+    spdlog::info("waiting for {} requests under way to end (their timeouts bound the wait)",
+                 jobs_in_flight);
   }
-  return Verdict(left > 0 || jobs_in_flight > 0 ? std::max<std::size_t>(left, 1) : 0);
+  for (auto& w : workers) {
+    if (w.joinable()) w.join();
+  }
 }
 
 void SidecarState::ObservePush(double seconds) {
+  std::lock_guard lock(push_mu_);
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) ++push_le[i];
+    if (seconds <= kBuckets[i]) ++push_.le[i];
   }
-  ++push_count;
-  push_sum_us += static_cast<std::int64_t>(seconds * 1e6);
+  ++push_.count;
+  push_.sum_us += static_cast<std::int64_t>(seconds * 1e6);
+}
+
+SidecarState::PushHistogram SidecarState::PushLatency() const {
+  std::lock_guard lock(push_mu_);
+  return push_;
 }
 
 void SidecarState::SetGuardReason(std::string reason) {
@@ -747,74 +802,77 @@ Sidecar::Sidecar(Pusher& pusher, const Filter& filter, SidecarOptions opts, Side
 
 int Sidecar::ping_fd() const { return impl_->ping.get(); }
 
-Sidecar::~Sidecar() {
-  if (!impl_->workers.empty() && impl_->workers.front().joinable()) {
-    {
-      std::lock_guard lock(impl_->mu);
-      impl_->stop_workers = true;
-    }
-    impl_->cv.notify_all();
-    for (auto& w : impl_->workers) {
-      if (w.joinable()) w.join();
-    }
+Sidecar::~Sidecar() { impl_->JoinWorkers(); }
+
+Result<int> Sidecar::BlockStopSignals() {
+  sigset_t set;
+  if (sigemptyset(&set) != 0 || sigaddset(&set, SIGTERM) != 0 || sigaddset(&set, SIGINT) != 0) {
+    return Fail(ErrorKind::kIo, std::string("sigaddset: ") + std::strerror(errno));
   }
+  if (int err = pthread_sigmask(SIG_BLOCK, &set, nullptr); err != 0) {
+    return Fail(ErrorKind::kIo, std::string("cannot block SIGTERM and SIGINT: pthread_sigmask: ") +
+                                    std::strerror(err));
+  }
+  int fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) {
+    return Fail(ErrorKind::kIo, std::string("cannot receive SIGTERM and SIGINT: signalfd: ") +
+                                    std::strerror(errno));
+  }
+  return fd;
 }
 
-int Sidecar::BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+void Sidecar::Impl::HandleEvent(int fd, MonoTime now) {
+  if (fd == signal_fd) {
+    signalfd_siginfo info{};
+    /* A pipe stands in for the signalfd in tests; its end of file must not be read forever. */
+    const ssize_t got = ::read(signal_fd, &info, sizeof info);
+    if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+      ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, signal_fd, nullptr);
+    }
+    if (!stop_requested) {
+      spdlog::info("received signal {}; stopping once {} has been quiet for {}s", info.ssi_signo,
+                   opts.dir.string(), opts.shutdown_quiet.count() / 1000.0);
+      stop_requested = now;
+      last_fs_event = now;
+      app.Snapshot();
+    }
+  } else if (watcher && fd == watcher->fd()) {
+    OnFsEvents(now);
+  } else if (fd == done_event.get()) {
+    OnResults(now);
+  } else if (fd == ping.get() || fd == timer.get()) {
+    std::uint64_t count = 0;
+    (void)!::read(fd, &count, sizeof count);
+  }
+  state.loop_turn_ms = std::max<std::int64_t>(1, MonoMs(now));
 }
 
 int Sidecar::Run(int signal_fd) {
   Impl& d = *impl_;
-  if (auto ok = d.Setup(); !ok) {
+  if (auto ok = d.Setup(signal_fd); !ok) {
     spdlog::error("{}", ok.error().message);
     return 1;
   }
-  epoll_event sev{EPOLLIN, {.fd = signal_fd}};
-  ::epoll_ctl(d.epoll.get(), EPOLL_CTL_ADD, signal_fd, &sev);
   d.StartWorkers();
   d.state.loop_started = true;
   MonoTime now = d.clock.Mono();
   d.housekeeping_at = now + kHousekeeping;
   d.OpenWatcher(now);  // before the first reconcile, so that no change slips between the two
   d.reconcile_at = now;
+  d.state.loop_turn_ms = std::max<std::int64_t>(1, MonoMs(now));
+  std::array<epoll_event, 16> events{};
   for (;;) {
     if (d.stop_requested && d.LingerDone(now)) break;
     d.DispatchDue(now);
     d.ArmTimer(now);
-    epoll_event events[16];
-    int n = ::epoll_wait(d.epoll.get(), events, 16, -1);
-    now = d.clock.Mono();
-    for (int i = 0; i < n; ++i) {
-      int fd = events[i].data.fd;
-      if (fd == signal_fd) {
-        signalfd_siginfo info;
-        (void)!::read(signal_fd, &info, sizeof info);
-        if (!d.stop_requested) {
-          spdlog::info("received signal {}; stopping once {} has been quiet for {}s",
-                       info.ssi_signo, d.opts.dir.string(), d.opts.shutdown_quiet.count() / 1000.0);
-          d.stop_requested = now;
-          d.last_fs_event = now;
-          d.app.Snapshot();
-        }
-      } else if (d.watcher && fd == d.watcher->fd()) {
-        d.OnFsEvents(now);
-      } else if (fd == d.done_event.get()) {
-        d.OnResults(now);
-      } else if (fd == d.ping.get()) {
-        std::uint64_t pings;
-        (void)!::read(fd, &pings, sizeof pings);
-        ++d.state.loop_acks;
-      } else if (fd == d.timer.get()) {
-        std::uint64_t ticks;
-        (void)!::read(fd, &ticks, sizeof ticks);
-      }
+    int n = ::epoll_wait(d.epoll.get(), events.data(), static_cast<int>(events.size()), -1);
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("event loop failed: epoll_wait: {}; stopping", std::strerror(errno));
+      if (!d.stop_requested) d.stop_requested = d.clock.Mono();
+      break;
     }
+    now = d.clock.Mono();
+    for (int i = 0; i < n; ++i) d.HandleEvent(events[static_cast<std::size_t>(i)].data.fd, now);
   }
   return d.Shutdown();
 }

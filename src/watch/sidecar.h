@@ -56,16 +56,24 @@ struct SidecarState {
   std::atomic<std::int64_t> reconciles{0};
   std::atomic<std::int64_t> last_push_unix{0};  // wall-clock seconds of the last successful push
   std::atomic<bool> loop_started{false};
-  std::atomic<std::int64_t> loop_acks{0};  // bumped by the loop for each health ping
+  // Steady-clock ms of the event loop's latest turn (it turns at least every 5 s); /healthz
+  // reads it without waiting on the loop.
+  std::atomic<std::int64_t> loop_turn_ms{0};
+  std::atomic<bool> loop_stopping{false};  // the loop has ended: shutdown joins the workers
 
   // Push latency (a due change handed to a worker → stored), as a cumulative histogram.
   static constexpr std::array<double, 11> kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                       0.5,   1,    2.5,   5,    10};
-  std::array<std::atomic<std::int64_t>, kBuckets.size()> push_le{};
-  std::atomic<std::int64_t> push_count{0};
-  std::atomic<std::int64_t> push_sum_us{0};
+  struct PushHistogram {
+    std::array<std::int64_t, kBuckets.size()> le{};  // cumulative: le[i] counts <= kBuckets[i]
+    std::int64_t count = 0;
+    std::int64_t sum_us = 0;
+  };
   // Records one push latency.
   void ObservePush(double seconds);
+  // The histogram as one consistent snapshot: buckets never decrease and the last one never
+  // exceeds count.
+  PushHistogram PushLatency() const;
 
   // Why the guard holds deletions back ("" when it does not).
   void SetGuardReason(std::string reason);
@@ -74,6 +82,8 @@ struct SidecarState {
  private:
   mutable std::mutex guard_mu_;
   std::string guard_reason_;
+  mutable std::mutex push_mu_;
+  PushHistogram push_;
 };
 
 class Sidecar {
@@ -84,18 +94,20 @@ class Sidecar {
 
   // Blocks SIGTERM and SIGINT in the calling thread (do it before any other thread starts, so
   // that every thread inherits the mask) and returns the signalfd that Run() will wait on.
-  static int BlockStopSignals();
+  // Error (kIo, naming the call that failed): the mask or the signalfd could not be set up.
+  static Result<int> BlockStopSignals();
 
   // Reconciles, then watches until SIGTERM/SIGINT arrives on `signal_fd`; then keeps watching
   // until the folder has been quiet for opts.shutdown_quiet (or the app's processes are gone,
   // when the pod shares its process namespace), pushes every pending change at once (no
-  // debounce), all within opts.shutdown_timeout of the signal. Returns the exit code: 0 when
-  // every local file the filter includes is in the backup as it is now, 1 when not (the log
-  // names the first ones).
+  // debounce), all within opts.shutdown_timeout of the signal. Then asks the pusher to start
+  // no new file and joins every worker: one still inside a request ends within that request's
+  // own timeouts. Returns the exit code: 0 when every local file the filter includes is in the
+  // backup as it is now, 1 when not (the log names the first ones).
   int Run(int signal_fd);
 
-  // A descriptor that, written to (eventfd semantics), makes the loop bump state.loop_acks:
-  // health checks use it to see that the loop still turns.
+  // A descriptor that, written to (eventfd semantics), makes the loop turn at once and update
+  // state.loop_turn_ms.
   int ping_fd() const;
 
  private:

@@ -1,6 +1,8 @@
 #include "watch/sidecar.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <thread>
 
 #include "remote/mem_remote.h"
@@ -43,6 +46,7 @@ class SidecarTest : public ::testing::Test {
     fault_.SetHook([this](RemoteOp, std::string_view key) -> std::optional<Error> {
       if (key == "slow.ini" && hold_slow_ && !slow_sent_.exchange(true)) {  // the first only
         while (hold_slow_) std::this_thread::sleep_for(5ms);
+        slow_done_ = true;
         return Error{ErrorKind::kNetwork, "connection refused (sent during the outage)"};
       }
       if (down_) return Error{ErrorKind::kNetwork, "connection refused"};
@@ -54,21 +58,34 @@ class SidecarTest : public ::testing::Test {
     o.debounce = Millis(50);
     o.max_delay = Millis(1000);
     o.transfers = 2;
+    o.shutdown_timeout = shutdown_timeout_;
+    down_ = start_down_;
     sidecar_ = std::make_unique<Sidecar>(pusher_, filter_, o, state_);
     thread_ = std::thread([this] { exit_code_ = sidecar_->Run(stop_[0]); });
-    ASSERT_TRUE(WaitFor([&] { return state_.reconciled.load(); }));
+    ASSERT_TRUE(WaitFor([&] { return state_.reconcile_attempted.load(); }));
+    ASSERT_TRUE(start_down_ || state_.reconciled.load());
   }
 
   void TearDown() override {
     down_ = false;
     hold_slow_ = false;
-    signalfd_siginfo info{};
-    info.ssi_signo = SIGTERM;
-    ASSERT_EQ(::write(stop_[1], &info, sizeof info), static_cast<ssize_t>(sizeof info));
-    thread_.join();
+    if (thread_.joinable()) {
+      SendStop();
+      thread_.join();
+    }
     ::close(stop_[0]);
     ::close(stop_[1]);
   }
+
+  void SendStop() {
+    signalfd_siginfo info{};
+    info.ssi_signo = SIGTERM;
+    ASSERT_EQ(::write(stop_[1], &info, sizeof info), static_cast<ssize_t>(sizeof info));
+  }
+
+  Millis shutdown_timeout_{20'000};
+  bool start_down_ = false;             // the remote fails from the start
+  std::atomic<bool> slow_done_{false};  // the held put of slow.ini has returned
 
   testing::TempDir tmp_{"cfgsync-sidecar"};
   fs::path dir_ = tmp_.path() / "config";
@@ -125,6 +142,87 @@ TEST_F(SidecarTest, AFailureSentBeforeTheRemoteCameBackIsNotANewOutage) {
       << "a failure from before the recovery started a new outage";
   EXPECT_EQ(state_.remote_down_since_ms.load(), 0);
   EXPECT_TRUE(WaitFor([&] { return mem_.Content("slow.ini") == "s"; }));
+}
+
+// Shutdown with a short timeout: the final push starts 1.5 s after SIGTERM and ends at 2 s.
+class SidecarShutdownTest : public SidecarTest {
+ protected:
+  SidecarShutdownTest() { shutdown_timeout_ = Millis(2000); }
+
+  // A push of slow.ini hangs inside its request until released, and SIGTERM arrives.
+  void StopWithARequestHanging() {
+    hold_slow_ = true;
+    WriteFile(dir_ / "slow.ini", "s");
+    ASSERT_TRUE(WaitFor([&] { return slow_sent_.load(); }));
+    SendStop();
+  }
+};
+
+double CpuSeconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+TEST_F(SidecarShutdownTest, RunReturnsOnlyOnceTheRequestUnderWayHasEnded) {
+  StopWithARequestHanging();
+  std::thread release([&] {
+    std::this_thread::sleep_for(2800ms);  // past the shutdown deadline
+    hold_slow_ = false;
+  });
+  thread_.join();
+  const bool done_before_return = slow_done_;
+  release.join();
+  EXPECT_TRUE(done_before_return) << "Run returned with a worker still inside a request";
+  EXPECT_EQ(exit_code_, 1);  // slow.ini is not in the backup
+}
+
+TEST_F(SidecarShutdownTest, TheFinalPushReadsEveryDescriptorItWaitsOn) {
+  StopWithARequestHanging();
+  std::this_thread::sleep_for(1600ms);  // the final push waits for the hanging request
+  SendStop();                           // a second SIGTERM
+  std::uint64_t one = 1;
+  ASSERT_EQ(::write(sidecar_->ping_fd(), &one, sizeof one), 8);  // a health probe
+  const double cpu0 = CpuSeconds();
+  std::this_thread::sleep_for(300ms);
+  const double busy = CpuSeconds() - cpu0;
+  hold_slow_ = false;
+  thread_.join();
+  /* Waiting costs next to no CPU; a loop spinning on an unread descriptor costs whatever share
+   * of a core it gets, a fraction of the 300 ms even on a loaded machine. */
+  EXPECT_LT(busy, 0.03) << "the wait turned into a busy loop";
+}
+
+// The remote is down from the start, so every reconcile fails and is retried with backoff.
+class SidecarDownTest : public SidecarTest {
+ protected:
+  SidecarDownTest() {
+    start_down_ = true;
+    logger_->set_pattern("%l %v");
+    previous_ = spdlog::default_logger();
+    spdlog::set_default_logger(logger_);
+  }
+  ~SidecarDownTest() override { spdlog::set_default_logger(previous_); }
+
+  std::ostringstream log_;
+  std::shared_ptr<spdlog::logger> logger_ = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_));
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+TEST_F(SidecarDownTest, AStreakOfFailedReconcilesIsOneWarning) {
+  ASSERT_TRUE(WaitFor([&] { return state_.reconcile_errors.load() >= 3; }));
+  down_ = false;
+  ASSERT_TRUE(WaitFor([&] { return state_.reconciled.load(); }));
+  logger_->flush();
+  const std::string log = log_.str();
+  std::size_t warnings = 0;
+  for (std::size_t at = log.find("warning reconcile failed"); at != std::string::npos;
+       at = log.find("warning reconcile failed", at + 1)) {
+    ++warnings;
+  }
+  EXPECT_EQ(warnings, 1U) << log;
+  EXPECT_NE(log.find("reconcile works again after"), std::string::npos) << log;
 }
 
 }  // namespace
