@@ -2,7 +2,8 @@
 // (a status line starts a new response). Whatever a server sends, the object's attributes come
 // out well-formed (or the response is refused as kProtocol): a size that is the Content-Length
 // written in decimal, an ETag without its quotes, attributes that encode and decode back to
-// themselves.
+// themselves; a Retry-After asks for a pause between 0 and the cap, and a Date is a time that
+// WallTime holds.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,6 +12,7 @@
 #include "check.h"
 #include "remote/metadata.h"
 #include "s3/response_headers.h"
+#include "s3/retry.h"
 
 namespace {
 
@@ -45,10 +47,24 @@ std::string_view Find(const HeaderList& headers, std::string_view name) {
   return {};
 }
 
+void CheckTimes(const HeaderList& headers) {
+  const cfgsync::WallTime now = std::chrono::system_clock::from_time_t(1'780'000'000);
+  if (auto pause = cfgsync::s3::ParseRetryAfter(Find(headers, "retry-after"), now)) {
+    Require(pause->count() >= 0 && *pause <= cfgsync::s3::kMaxRetryAfter,
+            "a Retry-After pause is within 0 and the cap");
+  }
+  if (auto date = cfgsync::s3::ParseHttpDate(Find(headers, "date"))) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(date->time_since_epoch());
+    Require(seconds.count() >= -9'224'000'000LL && seconds.count() <= 9'224'000'000LL,
+            "an HTTP date is within what WallTime holds");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   HeaderList headers = Collect(std::string_view(reinterpret_cast<const char*>(data), size));
+  CheckTimes(headers);
   auto info = cfgsync::s3::ObjectInfoFromHeaders("key", headers);
   if (!info) {
     Require(info.error().kind == cfgsync::ErrorKind::kProtocol, "a bad header is kProtocol");

@@ -18,7 +18,7 @@ TEST(RetryAfter, ReadsHttpDates) {
   auto when = kNow + std::chrono::seconds(12);
   std::time_t t = std::chrono::system_clock::to_time_t(when);
   char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", std::gmtime(&t));
+  (void)std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", std::gmtime(&t));
   EXPECT_EQ(ParseRetryAfter(buf, kNow), Millis(12'000));
   EXPECT_EQ(ParseRetryAfter(buf, kNow + std::chrono::seconds(60)), Millis(0));
   EXPECT_EQ(ParseRetryAfter(buf, kNow - std::chrono::hours(2)), kMaxRetryAfter);
@@ -33,7 +33,7 @@ TEST(RetryAfter, IgnoresGarbage) {
 }
 
 TEST(RetryDelay, BacksOffExponentiallyWithJitterUpToTheCap) {
-  std::mt19937_64 rng(7);
+  std::mt19937_64 rng(7);  // NOLINT(cert-msc32-c,cert-msc51-cpp): reproducible on failure
   for (int i = 0; i < 200; ++i) {
     Millis first = RetryDelay(1, Millis(200), Millis(10'000), std::nullopt, rng);
     EXPECT_GE(first, Millis(100));
@@ -45,7 +45,7 @@ TEST(RetryDelay, BacksOffExponentiallyWithJitterUpToTheCap) {
 }
 
 TEST(RetryDelay, HonoursRetryAfterWithJitterAndCap) {
-  std::mt19937_64 rng(7);
+  std::mt19937_64 rng(7);  // NOLINT(cert-msc32-c,cert-msc51-cpp): reproducible on failure
   bool varied = false;
   Millis prev{0};
   for (int i = 0; i < 200; ++i) {

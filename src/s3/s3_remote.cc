@@ -17,8 +17,8 @@
 #include "core/text.h"
 #include "remote/key.h"
 #include "s3/http.h"
-#include "s3/retry.h"
 #include "s3/response_headers.h"
+#include "s3/retry.h"
 #include "s3/xml.h"
 
 namespace cfgsync::s3 {

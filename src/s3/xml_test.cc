@@ -180,6 +180,26 @@ TEST(ParseListObjectsV2Test, PlainListing) {
   EXPECT_TRUE(page->common_prefixes.empty());
 }
 
+/* A server may declare entities in a DOCTYPE: neither an internal one (a "billion laughs"
+ * that would grow without bound) nor an external one (a local file) is ever expanded. */
+TEST(ParseListObjectsV2Test, DeclaredEntitiesAreNeverExpanded) {
+  const char* xml = R"(<?xml version="1.0"?>
+<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<ListBucketResult><IsTruncated>false</IsTruncated>
+<Contents><Key>&b;&secret;</Key><Size>1</Size><ETag>"e"</ETag>
+<LastModified>2024-01-01T00:00:00Z</LastModified></Contents></ListBucketResult>)";
+  Result<ListPage> page = ParseListObjectsV2(xml);
+  if (!page) {
+    EXPECT_EQ(page.error().kind, ErrorKind::kProtocol);
+    return;
+  }
+  ASSERT_EQ(page->entries.size(), 1u);
+  EXPECT_EQ(page->entries[0].key.find("aaaa"), std::string::npos) << page->entries[0].key;
+  EXPECT_EQ(page->entries[0].key.find("root:"), std::string::npos) << page->entries[0].key;
+  EXPECT_LE(page->entries[0].key.size(), 16u) << page->entries[0].key;
+}
+
 TEST(ParseListObjectsV2Test, TruncatedPageCarriesToken) {
   Result<ListPage> page = ParseListObjectsV2(kListTruncated);
   ASSERT_TRUE(page) << page.error().message;

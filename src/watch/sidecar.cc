@@ -494,7 +494,8 @@ void Sidecar::Impl::UpdateGuard() {
 
 void Sidecar::Impl::OnReconcileResult(const JobResult& r, MonoTime now) {
   reconcile_running = false;
-  state.reconcile_attempted = true;
+  /* reconcile_attempted is stored once the outcome (reconciled, the error count) is: whoever
+   * sees it, readiness or a test, sees that outcome too. */
   if (!r.outcome) {
     ++state.reconcile_errors;
     if (!reconcile_failing_since) reconcile_failing_since = r.job.submitted;
@@ -506,6 +507,7 @@ void Sidecar::Impl::OnReconcileResult(const JobResult& r, MonoTime now) {
                     r.outcome.error().message);
     }
     reconcile_at = probe_at.value_or(now + opts.max_delay);
+    state.reconcile_attempted = true;
     return;
   }
   const PushStats& s = *r.outcome;
@@ -522,6 +524,7 @@ void Sidecar::Impl::OnReconcileResult(const JobResult& r, MonoTime now) {
     state.reconciled = true;
     reconcile_failing_since.reset();
   }
+  state.reconcile_attempted = true;
   if (!s.blocked_deletes) held_back.clear();  // the whole tree was compared: nothing waits
   reconcile_held = s.blocked_deletes;
   if (s.blocked_deletes) guard_reason = s.guard_reason;
