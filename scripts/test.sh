@@ -30,7 +30,7 @@ bash scripts/tidy.sh
 jobs=$(nproc)
 echo "== ASan/UBSan build, unit tests"
 cmake --preset asan -DCFGSYNC_WERROR=ON >/dev/null
-cmake --build --preset asan -j "$jobs"
+cmake --build --preset asan -j "$jobs" --target unit_tests
 ctest --preset asan -L unit
 
 echo "== ThreadSanitizer build, threaded tests"
@@ -38,7 +38,7 @@ cmake --preset tsan -DCFGSYNC_WERROR=ON >/dev/null
 cmake --build --preset tsan -j "$jobs"
 ctest --preset tsan
 
-fuzz_seconds=${CFGSYNC_FUZZ_SECONDS:-60}
+fuzz_seconds=${CFGSYNC_FUZZ_SECONDS:-30}
 if [ "$fuzz_seconds" -gt 0 ]; then
   echo "== libFuzzer targets, ${fuzz_seconds}s each"
   bash scripts/fuzz.sh "$fuzz_seconds"
