@@ -96,10 +96,12 @@ trap 'exit 143' TERM
 
 # bg_start LOG CMD...: runs CMD in the background with stdout and stderr in LOG; the pid is in
 # BG_PID (not printed: call it directly, never inside $(...), so that the script can `wait`).
+# LOG exists when it returns, so that a `tail -f LOG` right after cannot miss it.
 bg_start() {
   local log=$1
   shift
-  "$@" >"$log" 2>&1 &
+  : >"$log"
+  "$@" >>"$log" 2>&1 &
   BG_PID=$!
   E2E_PIDS+=("$BG_PID")
 }
