@@ -102,11 +102,19 @@ Result<pugi::xml_node> LoadRoot(pugi::xml_document& doc, std::string_view xml,
 }
 
 // `raw`, percent-decoded when the listing is URL-encoded.
-Result<std::string> ListValue(std::string raw, bool url_encoded, std::string_view field) {
+Result<std::string> ListValue(std::string raw, bool url_encoded, std::string_view field,
+                              std::string_view what = "ListObjectsV2") {
   if (!url_encoded) return raw;
   std::optional<std::string> decoded = FormDecode(raw);
-  if (!decoded) return Malformed("ListObjectsV2", "bad percent-encoding in " + std::string(field));
+  if (!decoded) return Malformed(what, "bad percent-encoding in " + std::string(field));
   return std::move(*decoded);
+}
+
+// "true" or "false", as S3 writes booleans; nullopt for anything else.
+std::optional<bool> ParseBool(std::string_view s) {
+  if (s == "true") return true;
+  if (s == "false") return false;
+  return std::nullopt;
 }
 
 Result<ListEntry> ParseListEntry(pugi::xml_node contents, bool url_encoded) {
@@ -139,6 +147,66 @@ Status ParseListTail(pugi::xml_node root, ListPage& page) {
   page.next_continuation_token = ChildText(root, "NextContinuationToken");
   if (page.truncated && page.next_continuation_token.empty()) {
     return Malformed("ListObjectsV2", "truncated page without <NextContinuationToken>");
+  }
+  return {};
+}
+
+constexpr std::string_view kVersionsWhat = "ListObjectVersions";
+
+// The fields every entry of a versions listing has, <Version> or <DeleteMarker>.
+Status ParseVersionHead(pugi::xml_node node, bool url_encoded, VersionEntry& entry) {
+  const std::string element = entry.delete_marker ? "<DeleteMarker>" : "<Version>";
+  std::string raw_key = ChildText(node, "Key");
+  if (raw_key.empty()) return Malformed(kVersionsWhat, element + " without <Key>");
+  Result<std::string> key = ListValue(std::move(raw_key), url_encoded, "Key", kVersionsWhat);
+  if (!key) return std::unexpected(key.error());
+  entry.key = std::move(*key);
+  const std::string of_key = " for key \"" + entry.key + "\"";
+  entry.version_id = ChildText(node, "VersionId");
+  if (entry.version_id.empty())
+    return Malformed(kVersionsWhat, element + " without <VersionId>" + of_key);
+  std::optional<bool> latest = ParseBool(ChildText(node, "IsLatest"));
+  if (!latest) return Malformed(kVersionsWhat, "bad or missing <IsLatest>" + of_key);
+  entry.is_latest = *latest;
+  std::optional<WallTime> modified = ParseIso8601(ChildText(node, "LastModified"));
+  if (!modified) return Malformed(kVersionsWhat, "bad or missing <LastModified>" + of_key);
+  entry.last_modified = *modified;
+  return {};
+}
+
+Result<VersionEntry> ParseVersionEntry(pugi::xml_node node, bool delete_marker, bool url_encoded) {
+  VersionEntry entry;
+  entry.delete_marker = delete_marker;
+  if (Status head = ParseVersionHead(node, url_encoded, entry); !head) {
+    return std::unexpected(head.error());
+  }
+  if (delete_marker) return entry;
+  std::optional<std::uint64_t> size = ParseUnsigned<std::uint64_t>(ChildText(node, "Size"));
+  if (!size) return Malformed(kVersionsWhat, "bad or missing <Size> for key \"" + entry.key + "\"");
+  entry.size = *size;
+  entry.etag = StripQuotes(ChildText(node, "ETag"));
+  return entry;
+}
+
+Status ParseVersionsTail(pugi::xml_node root, bool url_encoded, ListVersionsPage& page) {
+  std::string truncated = ChildText(root, "IsTruncated");
+  std::optional<bool> flag = truncated.empty() ? std::optional<bool>(false) : ParseBool(truncated);
+  if (!flag) return Malformed(kVersionsWhat, "bad <IsTruncated> \"" + truncated + "\"");
+  page.truncated = *flag;
+  Result<std::string> next_key =
+      ListValue(ChildText(root, "NextKeyMarker"), url_encoded, "NextKeyMarker", kVersionsWhat);
+  if (!next_key) return std::unexpected(next_key.error());
+  page.next_key_marker = std::move(*next_key);
+  page.next_version_id_marker = ChildText(root, "NextVersionIdMarker");
+  if (!page.truncated) return {};
+  if (page.next_key_marker.empty()) {
+    return Malformed(kVersionsWhat, "truncated page without <NextKeyMarker>");
+  }
+  /* Paging with a key marker alone skips every remaining version of that key, so a missing
+   * version id marker would lose versions silently; only a rolled-up prefix has none. */
+  if (page.next_version_id_marker.empty() &&
+      std::ranges::find(page.common_prefixes, page.next_key_marker) == page.common_prefixes.end()) {
+    return Malformed(kVersionsWhat, "truncated page without <NextVersionIdMarker>");
   }
   return {};
 }
@@ -258,6 +326,30 @@ Result<ListPage> ParseListObjectsV2(std::string_view xml) {
     page.common_prefixes.push_back(std::move(*prefix));
   }
   if (Status tail = ParseListTail(*root, page); !tail) return std::unexpected(tail.error());
+  return page;
+}
+
+Result<ListVersionsPage> ParseListVersions(std::string_view xml) {
+  pugi::xml_document doc;
+  Result<pugi::xml_node> root = LoadRoot(doc, xml, kVersionsWhat, "ListVersionsResult");
+  if (!root) return std::unexpected(root.error());
+  const bool url_encoded = EqualsIgnoreCase(ChildText(*root, "EncodingType"), "url");
+  ListVersionsPage page;
+  for (pugi::xml_node child : root->children()) {
+    std::string_view name = child.name();
+    if (name != "Version" && name != "DeleteMarker") continue;
+    Result<VersionEntry> entry = ParseVersionEntry(child, name == "DeleteMarker", url_encoded);
+    if (!entry) return std::unexpected(entry.error());
+    page.entries.push_back(std::move(*entry));
+  }
+  for (pugi::xml_node common : root->children("CommonPrefixes")) {
+    Result<std::string> prefix =
+        ListValue(ChildText(common, "Prefix"), url_encoded, "Prefix", kVersionsWhat);
+    if (!prefix) return std::unexpected(prefix.error());
+    page.common_prefixes.push_back(std::move(*prefix));
+  }
+  Status tail = ParseVersionsTail(*root, url_encoded, page);
+  if (!tail) return std::unexpected(tail.error());
   return page;
 }
 

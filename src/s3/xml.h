@@ -29,6 +29,29 @@ struct ListPage {
   std::string next_continuation_token;  // non-empty whenever truncated
 };
 
+// One version of a key in a ListObjectVersions page: a stored object version, or a delete
+// marker, which has no content (size 0, empty etag).
+struct VersionEntry {
+  std::string key;
+  std::string version_id;  // "null" for an object stored while versioning was off
+  bool is_latest = false;
+  bool delete_marker = false;
+  WallTime last_modified{};
+  std::uint64_t size = 0;
+  std::string etag;  // quotes stripped
+};
+
+struct ListVersionsPage {
+  std::vector<VersionEntry> entries;  // <Version> and <DeleteMarker> elements in document order
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  // Where the next page starts (the key-marker and version-id-marker of the next request).
+  // Both are non-empty whenever truncated, except that the version id marker may be empty when
+  // the key marker is one of common_prefixes (a rolled-up prefix has no version to name).
+  std::string next_key_marker;
+  std::string next_version_id_marker;
+};
+
 struct MultipartUpload {
   std::string key;
   std::string upload_id;
@@ -65,6 +88,15 @@ struct DeleteResult {
 // NextContinuationToken, an entry without Key, Size or LastModified, or a malformed value is a
 // kProtocol error naming "ListObjectsV2"; an <Error> document fails with its classified kind.
 Result<ListPage> ParseListObjectsV2(std::string_view xml);
+
+// Parses a ListObjectVersions result page. Entries keep the order of the document (S3 interleaves
+// the versions and delete markers of a key, newest first; moto lists all <Version> elements
+// before all <DeleteMarker> elements). With <EncodingType>url</EncodingType>, Key, Prefix and
+// NextKeyMarker are decoded as ParseListObjectsV2 decodes them; version ids are never encoded.
+// An entry without Key, VersionId, IsLatest or LastModified, a <Version> without Size, a bad
+// value, or a truncated page without its next markers is a kProtocol error naming
+// "ListObjectVersions"; an <Error> document fails with its classified kind. Pure function.
+Result<ListVersionsPage> ParseListVersions(std::string_view xml);
 
 // Parses a ListMultipartUploads result page (without encoding-type). An <Upload> without Key or
 // UploadId, or a bad Initiated, is a kProtocol error naming "ListMultipartUploads"; a truncated

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <ostream>
 #include <pugixml.hpp>
 #include <string>
 #include <utility>
@@ -554,6 +555,385 @@ TEST(ParseIso8601Test, YearsWallTimeCannotHoldAreRejected) {
 
 TEST(ParseIso8601Test, LongFractionsAreRejectedWithoutOverflow) {
   EXPECT_EQ(ParseIso8601("2009-10-12T17:50:30.1234222222222222222222Z"), std::nullopt);
+}
+
+// Captured from moto_server 5: a versioned bucket, two versions of etc/app.ini then a delete,
+// then one version of a key with a space, '+' and '&'. moto lists every <Version> before
+// every <DeleteMarker>.
+constexpr char kVersionsMoto[] =
+    R"(<?xml version="1.0" encoding="utf-8"?>)"
+    "\n"
+    R"(<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">)"
+    R"(<IsTruncated>false</IsTruncated><KeyMarker/><VersionIdMarker/><Version>)"
+    R"(<ETag>"4f98f59e877ecb84ff75ef0fab45bac5"</ETag><Size>3</Size>)"
+    R"(<StorageClass>STANDARD</StorageClass><Key>etc/a b+c&amp;d.conf</Key>)"
+    R"(<VersionId>ff94750f-a140-4940-bb95-c7e0d74f6169</VersionId><IsLatest>true</IsLatest>)"
+    R"(<LastModified>2026-12-02T15:05:09.000Z</LastModified><Owner>)"
+    R"(<DisplayName>webfile</DisplayName>)"
+    R"(<ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID></Owner>)"
+    R"(</Version><Version><ETag>"2a361dabe3e2dfa3feb1aaef167d8e28"</ETag><Size>9</Size>)"
+    R"(<StorageClass>STANDARD</StorageClass><Key>etc/app.ini</Key>)"
+    R"(<VersionId>ba7370f5-e994-4239-b598-0bff86d71dd0</VersionId><IsLatest>false</IsLatest>)"
+    R"(<LastModified>2026-12-02T15:04:46.000Z</LastModified><Owner>)"
+    R"(<DisplayName>webfile</DisplayName>)"
+    R"(<ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID></Owner>)"
+    R"(</Version><Version><ETag>"4f98f59e877ecb84ff75ef0fab45bac5"</ETag><Size>3</Size>)"
+    R"(<StorageClass>STANDARD</StorageClass><Key>etc/app.ini</Key>)"
+    R"(<VersionId>64974bc2-0efd-4574-98bf-ca1f79cdc538</VersionId><IsLatest>false</IsLatest>)"
+    R"(<LastModified>2026-12-02T15:04:35.000Z</LastModified><Owner>)"
+    R"(<DisplayName>webfile</DisplayName>)"
+    R"(<ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID></Owner>)"
+    R"(</Version><DeleteMarker><Owner><DisplayName>webfile</DisplayName>)"
+    R"(<ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID></Owner>)"
+    R"(<Key>etc/app.ini</Key><VersionId>ff4bc305-6880-4b0e-b1a2-4283633257f6</VersionId>)"
+    R"(<IsLatest>true</IsLatest><LastModified>2026-12-02T15:04:57.000Z</LastModified>)"
+    R"(</DeleteMarker><Name>bkt</Name><Prefix/><MaxKeys>1000</MaxKeys></ListVersionsResult>)";
+
+// The same bucket listed with max-keys=2 (moto_server 5).
+constexpr char kVersionsMotoTruncated[] =
+    R"(<?xml version="1.0" encoding="utf-8"?>)"
+    "\n"
+    R"(<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">)"
+    R"(<IsTruncated>true</IsTruncated><KeyMarker/><VersionIdMarker/>)"
+    R"(<NextKeyMarker>etc/app.ini</NextKeyMarker>)"
+    R"(<NextVersionIdMarker>ff4bc305-6880-4b0e-b1a2-4283633257f6</NextVersionIdMarker><Version>)"
+    R"(<ETag>"4f98f59e877ecb84ff75ef0fab45bac5"</ETag><Size>3</Size>)"
+    R"(<StorageClass>STANDARD</StorageClass><Key>etc/a b+c&amp;d.conf</Key>)"
+    R"(<VersionId>ff94750f-a140-4940-bb95-c7e0d74f6169</VersionId><IsLatest>true</IsLatest>)"
+    R"(<LastModified>2026-12-02T15:05:09.000Z</LastModified><Owner>)"
+    R"(<DisplayName>webfile</DisplayName>)"
+    R"(<ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID></Owner>)"
+    R"(</Version><DeleteMarker><Owner><DisplayName>webfile</DisplayName>)"
+    R"(<ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID></Owner>)"
+    R"(<Key>etc/app.ini</Key><VersionId>ff4bc305-6880-4b0e-b1a2-4283633257f6</VersionId>)"
+    R"(<IsLatest>true</IsLatest><LastModified>2026-12-02T15:04:57.000Z</LastModified>)"
+    R"(</DeleteMarker><Name>bkt</Name><Prefix/><MaxKeys>2</MaxKeys></ListVersionsResult>)";
+
+// The sample response of AWS's ListObjectVersions documentation: versions and delete markers
+// interleaved, newest first within a key, the ETag quotes written as entities.
+constexpr char kVersionsAws[] = R"(<?xml version="1.0" encoding="UTF-8"?>
+<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01">
+    <Name>bucket</Name>
+    <Prefix>my</Prefix>
+    <KeyMarker/>
+    <VersionIdMarker/>
+    <MaxKeys>5</MaxKeys>
+    <IsTruncated>false</IsTruncated>
+    <Version>
+        <Key>my-image.jpg</Key>
+        <VersionId>3/L4kqtJl40Nr8X8gdRQBpUMLUo</VersionId>
+        <IsLatest>true</IsLatest>
+         <LastModified>2009-10-12T17:50:30.000Z</LastModified>
+        <ETag>&quot;fba9dede5f27731c9771645a39863328&quot;</ETag>
+        <Size>434234</Size>
+        <StorageClass>STANDARD</StorageClass>
+        <Owner>
+            <ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID>
+            <DisplayName>mtd@amazon.com</DisplayName>
+        </Owner>
+    </Version>
+    <DeleteMarker>
+        <Key>my-second-image.jpg</Key>
+        <VersionId>03jpff543dhffds434rfdsFDN943fdsFkdmqnh892</VersionId>
+        <IsLatest>true</IsLatest>
+        <LastModified>2009-11-12T17:50:30.000Z</LastModified>
+        <Owner>
+            <ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID>
+            <DisplayName>mtd@amazon.com</DisplayName>
+        </Owner>
+    </DeleteMarker>
+    <Version>
+        <Key>my-second-image.jpg</Key>
+        <VersionId>QUpfdndhfd8438MNFDN93jdnJFkdmqnh893</VersionId>
+        <IsLatest>false</IsLatest>
+        <LastModified>2009-10-10T17:50:30.000Z</LastModified>
+        <ETag>&quot;9b2cf535f27731c974343645a3985328&quot;</ETag>
+        <Size>166434</Size>
+        <StorageClass>STANDARD</StorageClass>
+        <Owner>
+            <ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID>
+            <DisplayName>mtd@amazon.com</DisplayName>
+        </Owner>
+    </Version>
+    <DeleteMarker>
+        <Key>my-third-image.jpg</Key>
+        <VersionId>03jpff543dhffds434rfdsFDN943fdsFkdmqnh892</VersionId>
+        <IsLatest>true</IsLatest>
+        <LastModified>2009-10-15T17:50:30.000Z</LastModified>
+        <Owner>
+            <ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID>
+            <DisplayName>mtd@amazon.com</DisplayName>
+        </Owner>
+    </DeleteMarker>
+    <Version>
+        <Key>my-third-image.jpg</Key>
+        <VersionId>UIORUnfndfhnw89493jJFJ</VersionId>
+        <IsLatest>false</IsLatest>
+        <LastModified>2009-10-11T12:50:30.000Z</LastModified>
+        <ETag>&quot;772cf535f27731c974343645a3985328&quot;</ETag>
+        <Size>64</Size>
+        <StorageClass>STANDARD</StorageClass>
+        <Owner>
+            <ID>75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a</ID>
+            <DisplayName>mtd@amazon.com</DisplayName>
+        </Owner>
+     </Version>
+</ListVersionsResult>)";
+
+struct VersionSummary {
+  std::string key;
+  std::string version_id;
+  bool is_latest;
+  bool delete_marker;
+  bool operator==(const VersionSummary&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const VersionSummary& v) {
+  return os << v.key << " " << v.version_id << (v.is_latest ? " latest" : "")
+            << (v.delete_marker ? " marker" : "");
+}
+
+std::vector<VersionSummary> Summaries(const ListVersionsPage& page) {
+  std::vector<VersionSummary> out;
+  for (const VersionEntry& e : page.entries) {
+    out.push_back({e.key, e.version_id, e.is_latest, e.delete_marker});
+  }
+  return out;
+}
+
+TEST(ParseListVersionsTest, MotoCapture) {
+  Result<ListVersionsPage> page = ParseListVersions(kVersionsMoto);
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_EQ(Summaries(*page),
+            (std::vector<VersionSummary>{
+                {"etc/a b+c&d.conf", "ff94750f-a140-4940-bb95-c7e0d74f6169", true, false},
+                {"etc/app.ini", "ba7370f5-e994-4239-b598-0bff86d71dd0", false, false},
+                {"etc/app.ini", "64974bc2-0efd-4574-98bf-ca1f79cdc538", false, false},
+                {"etc/app.ini", "ff4bc305-6880-4b0e-b1a2-4283633257f6", true, true},
+            }));
+  const VersionEntry& second = page->entries[1];
+  EXPECT_EQ(second.size, 9u);
+  EXPECT_EQ(second.etag, "2a361dabe3e2dfa3feb1aaef167d8e28");
+  EXPECT_EQ(second.last_modified, At(2026, 12, 2, 15, 4, 46));
+  EXPECT_EQ(page->entries[2].size, 3u);
+  EXPECT_EQ(page->entries[2].etag, "4f98f59e877ecb84ff75ef0fab45bac5");
+  const VersionEntry& marker = page->entries[3];
+  EXPECT_EQ(marker.size, 0u);
+  EXPECT_EQ(marker.etag, "");
+  EXPECT_EQ(marker.last_modified, At(2026, 12, 2, 15, 4, 57));
+  EXPECT_FALSE(page->truncated);
+  EXPECT_EQ(page->next_key_marker, "");
+  EXPECT_EQ(page->next_version_id_marker, "");
+  EXPECT_TRUE(page->common_prefixes.empty());
+}
+
+TEST(ParseListVersionsTest, MotoTruncatedPageCarriesBothMarkers) {
+  Result<ListVersionsPage> page = ParseListVersions(kVersionsMotoTruncated);
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_key_marker, "etc/app.ini");
+  EXPECT_EQ(page->next_version_id_marker, "ff4bc305-6880-4b0e-b1a2-4283633257f6");
+  ASSERT_EQ(page->entries.size(), 2u);
+  EXPECT_EQ(page->entries[0].key, "etc/a b+c&d.conf");
+  EXPECT_TRUE(page->entries[1].delete_marker);
+}
+
+TEST(ParseListVersionsTest, AwsDocumentationSample) {
+  Result<ListVersionsPage> page = ParseListVersions(kVersionsAws);
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_EQ(Summaries(*page),
+            (std::vector<VersionSummary>{
+                {"my-image.jpg", "3/L4kqtJl40Nr8X8gdRQBpUMLUo", true, false},
+                {"my-second-image.jpg", "03jpff543dhffds434rfdsFDN943fdsFkdmqnh892", true, true},
+                {"my-second-image.jpg", "QUpfdndhfd8438MNFDN93jdnJFkdmqnh893", false, false},
+                {"my-third-image.jpg", "03jpff543dhffds434rfdsFDN943fdsFkdmqnh892", true, true},
+                {"my-third-image.jpg", "UIORUnfndfhnw89493jJFJ", false, false},
+            }));
+  const VersionEntry& first = page->entries[0];
+  EXPECT_EQ(first.size, 434234u);
+  EXPECT_EQ(first.etag, "fba9dede5f27731c9771645a39863328");
+  EXPECT_EQ(first.last_modified, At(2009, 10, 12, 17, 50, 30));
+  EXPECT_EQ(page->entries[1].last_modified, At(2009, 11, 12, 17, 50, 30));
+  EXPECT_EQ(page->entries[4].size, 64u);
+  EXPECT_EQ(page->entries[4].etag, "772cf535f27731c974343645a3985328");
+  EXPECT_FALSE(page->truncated);
+}
+
+TEST(ParseListVersionsTest, UnversionedObjectsHaveTheNullVersion) {
+  Result<ListVersionsPage> page = ParseListVersions(
+      R"(<?xml version="1.0" encoding="utf-8"?>)"
+      R"(<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">)"
+      R"(<IsTruncated>false</IsTruncated><KeyMarker/><VersionIdMarker/><Version>)"
+      R"(<ETag>"4f98f59e877ecb84ff75ef0fab45bac5"</ETag><Size>3</Size>)"
+      R"(<StorageClass>STANDARD</StorageClass><Key>k</Key><VersionId>null</VersionId>)"
+      R"(<IsLatest>true</IsLatest><LastModified>2026-12-02T15:05:47.000Z</LastModified>)"
+      R"(</Version><Name>bkt2</Name><Prefix/><MaxKeys>1000</MaxKeys></ListVersionsResult>)");
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_EQ(Summaries(*page), (std::vector<VersionSummary>{{"k", "null", true, false}}));
+}
+
+TEST(ParseListVersionsTest, EmptyBucket) {
+  Result<ListVersionsPage> page = ParseListVersions(
+      R"(<?xml version="1.0" encoding="utf-8"?>)"
+      R"(<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">)"
+      R"(<IsTruncated>false</IsTruncated><KeyMarker/><VersionIdMarker/><Name>bkt</Name>)"
+      R"(<Prefix/><MaxKeys>1000</MaxKeys></ListVersionsResult>)");
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_TRUE(page->entries.empty());
+  EXPECT_FALSE(page->truncated);
+}
+
+TEST(ParseListVersionsTest, UrlEncodedKeysAndMarkersAreDecodedByteExact) {
+  Result<ListVersionsPage> page = ParseListVersions(
+      R"(<ListVersionsResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>)"
+      R"(<NextKeyMarker>etc/caf%C3%A9+%2B.ini</NextKeyMarker>)"
+      R"(<NextVersionIdMarker>v%2F2</NextVersionIdMarker>)"
+      R"(<Version><Key>etc/line%0Abreak%0D%09</Key><VersionId>v%2F1</VersionId>)"
+      R"(<IsLatest>true</IsLatest><LastModified>2024-03-05T06:07:08Z</LastModified>)"
+      R"(<ETag>"11"</ETag><Size>1</Size></Version>)"
+      R"(<DeleteMarker><Key>etc/caf%C3%A9+%2B.ini</Key><VersionId>v%2F2</VersionId>)"
+      R"(<IsLatest>true</IsLatest><LastModified>2024-03-05T06:07:09Z</LastModified>)"
+      R"(</DeleteMarker><CommonPrefixes><Prefix>etc/sub+dir/</Prefix></CommonPrefixes>)"
+      R"(</ListVersionsResult>)");
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_EQ(Summaries(*page), (std::vector<VersionSummary>{
+                                  {"etc/line\nbreak\r\t", "v%2F1", true, false},
+                                  {"etc/caf\xC3\xA9 +.ini", "v%2F2", true, true},
+                              }));
+  EXPECT_EQ(page->next_key_marker, "etc/caf\xC3\xA9 +.ini");
+  EXPECT_EQ(page->next_version_id_marker, "v%2F2");
+  EXPECT_EQ(page->common_prefixes, (std::vector<std::string>{"etc/sub dir/"}));
+}
+
+TEST(ParseListVersionsTest, DeleteMarkersIgnoreContentFields) {
+  Result<ListVersionsPage> page = ParseListVersions(
+      "<ListVersionsResult><DeleteMarker><Key>k</Key><VersionId>d</VersionId>"
+      "<IsLatest>false</IsLatest><LastModified>2024-01-01T00:00:00Z</LastModified>"
+      "<Size>12</Size><ETag>\"e\"</ETag></DeleteMarker></ListVersionsResult>");
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->entries.size(), 1u);
+  EXPECT_TRUE(page->entries[0].delete_marker);
+  EXPECT_FALSE(page->entries[0].is_latest);
+  EXPECT_EQ(page->entries[0].size, 0u);
+  EXPECT_EQ(page->entries[0].etag, "");
+}
+
+void ExpectVersionsProtocolError(std::string_view xml, std::string_view fragment) {
+  Result<ListVersionsPage> page = ParseListVersions(xml);
+  ASSERT_FALSE(page) << xml;
+  EXPECT_EQ(page.error().kind, ErrorKind::kProtocol) << xml;
+  EXPECT_TRUE(page.error().message.starts_with("ListObjectVersions: ")) << page.error().message;
+  EXPECT_NE(page.error().message.find(fragment), std::string::npos) << page.error().message;
+}
+
+TEST(ParseListVersionsTest, MalformedDocuments) {
+  ExpectVersionsProtocolError("", "malformed XML");
+  ExpectVersionsProtocolError("<ListVersionsResult><Version>", "malformed XML");
+  ExpectVersionsProtocolError("Service Unavailable", "malformed XML");
+  ExpectVersionsProtocolError(kListPlain, "unexpected root element <ListBucketResult>");
+  ExpectVersionsProtocolError(
+      "<ListVersionsResult><IsTruncated>yes</IsTruncated></ListVersionsResult>", "IsTruncated");
+}
+
+std::string VersionsDoc(const std::string& element, const std::string& body) {
+  return "<ListVersionsResult><" + element + ">" + body + "</" + element + "></ListVersionsResult>";
+}
+
+TEST(ParseListVersionsTest, EntriesWithoutKeyOrVersionId) {
+  const std::string rest =
+      "<IsLatest>true</IsLatest><Size>1</Size>"
+      "<LastModified>2009-10-12T17:50:30.000Z</LastModified>";
+  ExpectVersionsProtocolError(VersionsDoc("Version", "<VersionId>v</VersionId>" + rest),
+                              "<Version> without <Key>");
+  ExpectVersionsProtocolError(
+      VersionsDoc("DeleteMarker", "<Key></Key><VersionId>v</VersionId>" + rest),
+      "<DeleteMarker> without <Key>");
+  ExpectVersionsProtocolError(VersionsDoc("Version", "<Key>k</Key>" + rest),
+                              "<Version> without <VersionId> for key \"k\"");
+  ExpectVersionsProtocolError(VersionsDoc("DeleteMarker", "<Key>k</Key><VersionId/>" + rest),
+                              "<DeleteMarker> without <VersionId>");
+}
+
+TEST(ParseListVersionsTest, EntriesWithBadValues) {
+  const std::string head = "<Key>k</Key><VersionId>v</VersionId>";
+  const std::string latest = "<IsLatest>true</IsLatest>";
+  const std::string date = "<LastModified>2009-10-12T17:50:30.000Z</LastModified>";
+  const std::string size = "<Size>1</Size>";
+  ExpectVersionsProtocolError(VersionsDoc("Version", head + date + size), "<IsLatest>");
+  ExpectVersionsProtocolError(
+      VersionsDoc("Version", head + "<IsLatest>TRUE!</IsLatest>" + date + size), "<IsLatest>");
+  ExpectVersionsProtocolError(VersionsDoc("Version", head + latest + size), "<LastModified>");
+  ExpectVersionsProtocolError(
+      VersionsDoc("DeleteMarker", head + latest + "<LastModified>now</LastModified>"),
+      "<LastModified>");
+  ExpectVersionsProtocolError(VersionsDoc("Version", head + latest + date), "<Size>");
+  ExpectVersionsProtocolError(VersionsDoc("Version", head + latest + date + "<Size>-1</Size>"),
+                              "<Size>");
+  ExpectVersionsProtocolError(
+      VersionsDoc("Version", head + latest + date + "<Size>18446744073709551616</Size>"),
+      "<Size> for key \"k\"");
+}
+
+TEST(ParseListVersionsTest, TruncatedPagesNeedBothMarkers) {
+  ExpectVersionsProtocolError(
+      "<ListVersionsResult><IsTruncated>true</IsTruncated></ListVersionsResult>",
+      "without <NextKeyMarker>");
+  ExpectVersionsProtocolError(
+      "<ListVersionsResult><IsTruncated>true</IsTruncated>"
+      "<NextVersionIdMarker>v</NextVersionIdMarker></ListVersionsResult>",
+      "without <NextKeyMarker>");
+  ExpectVersionsProtocolError(
+      "<ListVersionsResult><IsTruncated>true</IsTruncated><NextKeyMarker>k</NextKeyMarker>"
+      "</ListVersionsResult>",
+      "without <NextVersionIdMarker>");
+  ExpectVersionsProtocolError(
+      "<ListVersionsResult><IsTruncated>true</IsTruncated><NextKeyMarker>a/</NextKeyMarker>"
+      "<CommonPrefixes><Prefix>b/</Prefix></CommonPrefixes></ListVersionsResult>",
+      "without <NextVersionIdMarker>");
+}
+
+/* With a delimiter, a page may end on a rolled-up prefix: the next page starts after it, and no
+ * version id names a prefix. */
+TEST(ParseListVersionsTest, TruncatedOnACommonPrefixNeedsNoVersionMarker) {
+  Result<ListVersionsPage> page = ParseListVersions(
+      "<ListVersionsResult><IsTruncated>true</IsTruncated><NextKeyMarker>etc/d/</NextKeyMarker>"
+      "<NextVersionIdMarker></NextVersionIdMarker><Delimiter>/</Delimiter>"
+      "<CommonPrefixes><Prefix>etc/d/</Prefix></CommonPrefixes></ListVersionsResult>");
+  ASSERT_TRUE(page) << page.error().message;
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_key_marker, "etc/d/");
+  EXPECT_EQ(page->next_version_id_marker, "");
+}
+
+TEST(ParseListVersionsTest, BadPercentEncoding) {
+  ExpectVersionsProtocolError(
+      "<ListVersionsResult><EncodingType>url</EncodingType><Version><Key>a%G1</Key>"
+      "<VersionId>v</VersionId><IsLatest>true</IsLatest><Size>1</Size>"
+      "<LastModified>2009-10-12T17:50:30Z</LastModified></Version></ListVersionsResult>",
+      "bad percent-encoding in Key");
+  ExpectVersionsProtocolError(
+      "<ListVersionsResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>"
+      "<NextKeyMarker>a%2</NextKeyMarker><NextVersionIdMarker>v</NextVersionIdMarker>"
+      "</ListVersionsResult>",
+      "bad percent-encoding in NextKeyMarker");
+}
+
+TEST(ParseListVersionsTest, ErrorDocumentsAreClassified) {
+  Result<ListVersionsPage> bucket = ParseListVersions(kNoSuchBucket);
+  ASSERT_FALSE(bucket);
+  EXPECT_EQ(bucket.error().kind, ErrorKind::kNoSuchBucket);
+  EXPECT_TRUE(bucket.error().message.starts_with("ListObjectVersions: NoSuchBucket"))
+      << bucket.error().message;
+  /* s3rver 4 answers GET /bucket?versions with this document (and status 405). */
+  Result<ListVersionsPage> s3rver = ParseListVersions(
+      R"(<?xml version="1.0" encoding="UTF-8"?>)"
+      "\n"
+      R"(<Error><Code>MethodNotAllowed</Code><Message>The specified method is not allowed )"
+      R"(against this resource.</Message><Method>GET</Method><ResourceType>VERSIONS)"
+      R"(</ResourceType></Error>)");
+  ASSERT_FALSE(s3rver);
+  EXPECT_EQ(s3rver.error().kind, ErrorKind::kProtocol);
+  EXPECT_NE(s3rver.error().message.find("MethodNotAllowed"), std::string::npos);
 }
 
 }  // namespace
