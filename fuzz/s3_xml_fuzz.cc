@@ -24,15 +24,33 @@ void CheckError(const cfgsync::Error& e) {
           "a server's answer is never blamed on the configuration");
 }
 
+bool QuotesStripped(const std::string& etag) {
+  return !(etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') || etag.size() >= 4;
+}
+
 void CheckList(std::string_view xml) {
   auto page = cfgsync::s3::ParseListObjectsV2(xml);
   if (!page) return CheckError(page.error());
   Require(!page->truncated || !page->next_continuation_token.empty(),
           "a truncated page has a continuation token");
+  for (const auto& e : page->entries) Require(QuotesStripped(e.etag), "ETag quotes are stripped");
+}
+
+void CheckVersions(std::string_view xml) {
+  auto page = cfgsync::s3::ParseListVersions(xml);
+  if (!page) return CheckError(page.error());
+  Require(!cfgsync::s3::ParseListObjectsV2(xml), "a document is one kind of listing only");
+  if (page->truncated) {
+    Require(!page->next_key_marker.empty(), "a truncated page has a next key marker");
+    Require(!page->next_version_id_marker.empty() ||
+                std::ranges::find(page->common_prefixes, page->next_key_marker) !=
+                    page->common_prefixes.end(),
+            "a truncated page names the next version, unless it stops at a common prefix");
+  }
   for (const auto& e : page->entries) {
-    Require(!(e.etag.size() >= 2 && e.etag.front() == '"' && e.etag.back() == '"') ||
-                e.etag.size() >= 4,
-            "ETag quotes are stripped");
+    Require(!e.key.empty() && !e.version_id.empty(), "every version has a key and an id");
+    Require(!e.delete_marker || (e.size == 0 && e.etag.empty()), "a delete marker has no content");
+    Require(QuotesStripped(e.etag), "ETag quotes are stripped");
   }
 }
 
@@ -52,6 +70,7 @@ void CheckDelete(std::string_view xml) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view xml(reinterpret_cast<const char*>(data), size);
   CheckList(xml);
+  CheckVersions(xml);
   CheckDelete(xml);
   if (auto id = cfgsync::s3::ParseInitiateMultipartUpload(xml)) {
     Require(!id->empty(), "an UploadId is never empty");
