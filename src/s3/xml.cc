@@ -103,7 +103,7 @@ Result<pugi::xml_node> LoadRoot(pugi::xml_document& doc, std::string_view xml,
 
 // `raw`, percent-decoded when the listing is URL-encoded.
 Result<std::string> ListValue(std::string raw, bool url_encoded, std::string_view field,
-                              std::string_view what = "ListObjectsV2") {
+                              std::string_view what) {
   if (!url_encoded) return raw;
   std::optional<std::string> decoded = FormDecode(raw);
   if (!decoded) return Malformed(what, "bad percent-encoding in " + std::string(field));
@@ -122,7 +122,7 @@ Result<ListEntry> ParseListEntry(pugi::xml_node contents, bool url_encoded) {
   pugi::xml_node key = contents.child("Key");
   if (!key) return Malformed(kWhat, "<Contents> without <Key>");
   ListEntry entry;
-  Result<std::string> decoded = ListValue(Text(key), url_encoded, "Key");
+  Result<std::string> decoded = ListValue(Text(key), url_encoded, "Key", kWhat);
   if (!decoded) return std::unexpected(decoded.error());
   entry.key = std::move(*decoded);
   std::optional<std::uint64_t> size = ParseUnsigned<std::uint64_t>(ChildText(contents, "Size"));
@@ -163,8 +163,9 @@ Status ParseVersionHead(pugi::xml_node node, bool url_encoded, VersionEntry& ent
   entry.key = std::move(*key);
   const std::string of_key = " for key \"" + entry.key + "\"";
   entry.version_id = ChildText(node, "VersionId");
-  if (entry.version_id.empty())
+  if (entry.version_id.empty()) {
     return Malformed(kVersionsWhat, element + " without <VersionId>" + of_key);
+  }
   std::optional<bool> latest = ParseBool(ChildText(node, "IsLatest"));
   if (!latest) return Malformed(kVersionsWhat, "bad or missing <IsLatest>" + of_key);
   entry.is_latest = *latest;
@@ -321,7 +322,8 @@ Result<ListPage> ParseListObjectsV2(std::string_view xml) {
     page.entries.push_back(std::move(*entry));
   }
   for (pugi::xml_node common : root->children("CommonPrefixes")) {
-    Result<std::string> prefix = ListValue(ChildText(common, "Prefix"), url_encoded, "Prefix");
+    Result<std::string> prefix =
+        ListValue(ChildText(common, "Prefix"), url_encoded, "Prefix", "ListObjectsV2");
     if (!prefix) return std::unexpected(prefix.error());
     page.common_prefixes.push_back(std::move(*prefix));
   }

@@ -695,6 +695,7 @@ std::ostream& operator<<(std::ostream& os, const VersionSummary& v) {
 
 std::vector<VersionSummary> Summaries(const ListVersionsPage& page) {
   std::vector<VersionSummary> out;
+  out.reserve(page.entries.size());
   for (const VersionEntry& e : page.entries) {
     out.push_back({e.key, e.version_id, e.is_latest, e.delete_marker});
   }
