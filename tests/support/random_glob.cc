@@ -75,10 +75,10 @@ RandomGlob MakeGlob(std::mt19937& rng) {
     out.fragments.push_back(&f);
   }
   if (out.fragments.empty()) {
-    out.glob = kFragments[0].glob;
+    out.glob += kFragments[0].glob;  // empty: no fragment was taken
     out.fragments.push_back(&kFragments[0]);
   }
-  if (out.anchored) out.glob = "/" + out.glob;
+  if (out.anchored) out.glob.insert(out.glob.begin(), '/');
   return out;
 }
 
