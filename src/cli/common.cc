@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -31,9 +32,8 @@ void AddCommonFlags(CLI::App& app, CommonFlags& flags) {
 }
 
 std::string EnvNameFor(const std::string& name) {
-  std::string env = "CFGSYNC_";
-  for (char c : name)
-    env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string env = "CFGSYNC_" + AsciiUpper(name);
+  std::ranges::replace(env, '-', '_');
   return env;
 }
 

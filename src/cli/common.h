@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/sidecar_report.h"
 #include "config/remote_config.h"
 #include "core/error.h"
 #include "obs/http_server.h"
@@ -127,13 +128,13 @@ Result<WatchSetup> ParseWatchFlags(const WatchFlags& flags, const FolderFlags& f
 // Starts the /healthz, /readyz, /metrics and /status server on `addr` (nullptr and no error when
 // addr is
 // ""). On failure prints the error and sets `exit_code`.
-std::unique_ptr<HttpServer> StartHttp(const WatchSetup& setup, ProcessState& state, int* exit_code);
+std::unique_ptr<HttpServer> StartHttp(const WatchSetup& setup, WatchState& state, int* exit_code);
 
 // Watches until SIGTERM/SIGINT and returns the exit code. Ends the process itself when a
 // request is still running at the shutdown deadline.
 // `signal_fd` comes from Sidecar::BlockStopSignals(), called before any thread starts.
 int DoWatch(Remote& remote, const RemoteSpec& spec, const Filter& filter, const WatchSetup& setup,
-            ProcessState& state, int signal_fd);
+            WatchState& state, int signal_fd);
 
 // What every command that touches files needs: the filter and the opened remote.
 struct Inputs {

@@ -1,13 +1,18 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <ctime>
+#include <string>
+#include <vector>
 
 #include "cli/common.h"
-#include "core/log.h"
 #include "core/parallel.h"
 #include "core/text.h"
+#include "remote/metadata.h"
+#include "remote/remote.h"
 
 namespace cfgsync::cli {
 namespace {

@@ -1,8 +1,6 @@
 // cfgsync: keeps a folder of config files backed up in S3-compatible storage.
 #include <malloc.h>
 
-#include <cstdio>
-
 #include "cli/common.h"
 #include "core/log.h"
 

@@ -1,8 +1,5 @@
-#include <spdlog/spdlog.h>
-
 #include "cli/common.h"
 #include "core/fs.h"
-#include "sync/push.h"
 
 namespace cfgsync::cli {
 
@@ -29,8 +26,8 @@ void RegisterRun(CLI::App& app, CommonFlags& common, Action& action) {
       auto in = OpenInputs(common, folder.filter, &code);
       if (!in) return code;
       auto& [filter, spec, remote] = *in;
-      static ProcessState state;
-      state.phase = Phase::kRestoring;
+      static WatchState state;
+      state.process.phase = Phase::kRestoring;
       // Blocked before any thread starts: a SIGTERM during the restore is handled by the
       // watch step, which then stops at once after pushing nothing pending.
       auto signal_fd = Sidecar::BlockStopSignals();
@@ -38,9 +35,10 @@ void RegisterRun(CLI::App& app, CommonFlags& common, Action& action) {
       UniqueFd signals(*signal_fd);
       auto http = StartHttp(*setup, state, &code);
       if (code != kExitOk) return code;
-      if (int rc = DoRestore(*remote, spec, filter, *ropts, &state, signals.get()); rc != kExitOk)
+      if (int rc = DoRestore(*remote, spec, filter, *ropts, &state.process, signals.get());
+          rc != kExitOk)
         return rc;
-      state.phase = Phase::kStarting;
+      state.process.phase = Phase::kStarting;
       return DoWatch(*remote, spec, filter, *setup, state, signals.get());
     };
   });

@@ -1,7 +1,11 @@
+#include <cstdint>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "cli/common.h"
 #include "core/text.h"
+#include "sync/gaps.h"
 #include "sync/push.h"
 
 namespace cfgsync::cli {

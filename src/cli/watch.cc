@@ -65,19 +65,18 @@ namespace {
 
 /* Answered from the state at once: the HTTP thread never waits on the event loop. The ping
  * makes the loop turn, so a loop that is alive has a fresh turn by the next probe. */
-HttpReply Healthz(ProcessState& state) {
-  if (int fd = state.ping_fd.load(); fd >= 0) {
+HttpReply Healthz(const WatchState& state) {
+  if (int fd = state.process.ping_fd.load(); fd >= 0) {
     std::uint64_t one = 1;
     (void)!::write(fd, &one, sizeof one);  // EAGAIN: a ping is pending already
   }
-  Readiness h = CheckHealth(state, RealClock::Get().Mono());
+  Readiness h = CheckHealth(state.process, ReportOf(state.sidecar), RealClock::Get().Mono());
   return {h.ready ? 200 : 503, "text/plain; charset=utf-8", h.reason + "\n"};
 }
 
 }  // namespace
 
-std::unique_ptr<HttpServer> StartHttp(const WatchSetup& setup, ProcessState& state,
-                                      int* exit_code) {
+std::unique_ptr<HttpServer> StartHttp(const WatchSetup& setup, WatchState& state, int* exit_code) {
   if (setup.http_addr.empty()) return nullptr;
   Millis max_outage = setup.ready_max_outage;
   ReadinessMode mode = setup.readiness;
@@ -85,17 +84,21 @@ std::unique_ptr<HttpServer> StartHttp(const WatchSetup& setup, ProcessState& sta
       {"/healthz", [&state] { return Healthz(state); }},
       {"/readyz",
        [&state, max_outage, mode] {
-         Readiness r = CheckReady(state, RealClock::Get().Mono(), max_outage, mode);
+         Readiness r = CheckReady(state.process, ReportOf(state.sidecar), RealClock::Get().Mono(),
+                                  max_outage, mode);
          return HttpReply{r.ready ? 200 : 503, "text/plain; charset=utf-8", r.reason + "\n"};
        }},
       {"/metrics",
        [&state] {
-         return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(state)};
+         return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8",
+                          RenderMetrics(state.process, ReportOf(state.sidecar))};
        }},
       {"/status", [&state, max_outage, mode] {
          MonoTime now = RealClock::Get().Mono();
-         Readiness r = CheckReady(state, now, max_outage, mode);
-         return HttpReply{200, "application/json", RenderStatus(state, now, r, mode)};
+         const SidecarReport sidecar = ReportOf(state.sidecar);  // one reading for both
+         Readiness r = CheckReady(state.process, sidecar, now, max_outage, mode);
+         return HttpReply{200, "application/json",
+                          RenderStatus(state.process, sidecar, now, r, mode)};
        }}};
   auto server = HttpServer::Start(setup.http_addr, std::move(routes));
   if (!server) {
@@ -108,7 +111,7 @@ std::unique_ptr<HttpServer> StartHttp(const WatchSetup& setup, ProcessState& sta
 }
 
 int DoWatch(Remote& remote, const RemoteSpec& spec, const Filter& filter, const WatchSetup& setup,
-            ProcessState& state, int signal_fd) {
+            WatchState& state, int signal_fd) {
   const SidecarOptions& opts = setup.sidecar;
   spdlog::info("watching {} -> {} (debounce {}, max delay {}, interval {}, {})", opts.dir.string(),
                spec.display, FormatDuration(opts.debounce), FormatDuration(opts.max_delay),
@@ -116,14 +119,15 @@ int DoWatch(Remote& remote, const RemoteSpec& spec, const Filter& filter, const 
   PushOptions push{opts.dir, setup.guard, opts.transfers, false};
   push.marker_id = MarkerId(spec);
   Pusher pusher(remote, filter, push, RealClock::Get());
-  state.gaps = &pusher.gaps();
+  ProcessState& process = state.process;
+  process.gaps = &pusher.gaps();
   Sidecar sidecar(pusher, filter, opts, state.sidecar);
-  state.ping_fd = sidecar.ping_fd();
-  state.phase = Phase::kWatching;
+  process.ping_fd = sidecar.ping_fd();
+  process.phase = Phase::kWatching;
   int code = sidecar.Run(signal_fd);  // returns once every worker has ended
-  state.phase = Phase::kStopping;
-  state.ping_fd = -1;
-  state.gaps = nullptr;
+  process.phase = Phase::kStopping;
+  process.ping_fd = -1;
+  process.gaps = nullptr;
   return code;
 }
 
@@ -141,7 +145,7 @@ void RegisterWatch(CLI::App& app, CommonFlags& common, Action& action) {
       auto in = OpenInputs(common, folder.filter, &code);
       if (!in) return code;
       auto& [filter, spec, remote] = *in;
-      static ProcessState state;
+      static WatchState state;
       auto signal_fd = Sidecar::BlockStopSignals();  // before any thread, so all inherit it
       if (!signal_fd) return Report(signal_fd.error());
       UniqueFd signals(*signal_fd);

@@ -1,23 +1,19 @@
 #include "config/remote_config.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdlib>
 
 #include "core/duration.h"
+#include "core/text.h"
 #include "remote/local_remote.h"
 
 namespace cfgsync {
 namespace {
 
-std::string Upper(std::string s) {
-  for (char& c : s)
-    c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+// A remote's name as rclone spells it in environment variables: upper case, '-' as '_'.
+std::string EnvName(std::string_view name) {
+  std::string s = AsciiUpper(name);
+  std::ranges::replace(s, '-', '_');
   return s;
 }
 
@@ -57,9 +53,9 @@ Status CheckBucket(const std::string& bucket, const std::string& source) {
 
 // Fills credentials, endpoint and region from RCLONE_CONFIG_<NAME>_* then the AWS_* fallbacks.
 Status FillS3(const std::string& name, const EnvReader& env, s3::S3Config& s3) {
-  std::string p = "RCLONE_CONFIG_" + Upper(name) + "_";
+  std::string p = "RCLONE_CONFIG_" + EnvName(name) + "_";
   auto type = env(p + "TYPE");
-  if (type && Lower(*type) != "s3") {
+  if (type && AsciiLower(*type) != "s3") {
     return Fail(ErrorKind::kConfig, p + "TYPE is \"" + *type + "\": only s3 remotes are supported");
   }
   auto key = First(env, {p + "ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"});
@@ -86,7 +82,7 @@ Status FillS3(const std::string& name, const EnvReader& env, s3::S3Config& s3) {
   auto path_style = env(p + "FORCE_PATH_STYLE");
   if (path_style) {
     // rclone reads booleans with Go's strconv.ParseBool.
-    std::string v = Lower(*path_style);
+    std::string v = AsciiLower(*path_style);
     if (v == "1" || v == "t" || v == "true") {
       s3.path_style = true;
     } else if (v == "0" || v == "f" || v == "false") {
@@ -95,7 +91,7 @@ Status FillS3(const std::string& name, const EnvReader& env, s3::S3Config& s3) {
       return Fail(ErrorKind::kConfig,
                   p + "FORCE_PATH_STYLE must be true or false, not \"" + *path_style + "\"");
     }
-  } else if (provider && Lower(*provider) == "aws") {
+  } else if (provider && AsciiLower(*provider) == "aws") {
     s3.path_style = false;  // rclone's choice for AWS itself
   }
   return {};

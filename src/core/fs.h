@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "core/error.h"
-#include "remote/metadata.h"
+#include "core/file_meta.h"
 
 namespace cfgsync {
 

@@ -8,8 +8,6 @@
 namespace cfgsync {
 namespace {
 
-constexpr char kHexDigits[] = "0123456789abcdef";
-
 // OpenSSL only fails here on allocation failure or a broken installation; neither is recoverable.
 void Check(int ok, const char* what) {
   if (ok != 1) {
@@ -20,13 +18,6 @@ void Check(int ok, const char* what) {
 
 const unsigned char* Bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 bool IsBase64Char(char c) {
@@ -54,12 +45,25 @@ std::string Digest(const EVP_MD* md, std::string_view data) {
 
 }  // namespace
 
+int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+char HexDigit(unsigned nibble, bool upper) {
+  static constexpr char kLower[] = "0123456789abcdef";
+  static constexpr char kUpper[] = "0123456789ABCDEF";
+  return (upper ? kUpper : kLower)[nibble & 0xF];
+}
+
 std::string HexEncode(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size() * 2);
   for (unsigned char c : bytes) {
-    out.push_back(kHexDigits[c >> 4]);
-    out.push_back(kHexDigits[c & 0xF]);
+    out.push_back(HexDigit(c >> 4));
+    out.push_back(HexDigit(c & 0xF));
   }
   return out;
 }
@@ -69,8 +73,8 @@ std::optional<std::string> HexDecode(std::string_view hex) {
   std::string out;
   out.reserve(hex.size() / 2);
   for (std::size_t i = 0; i < hex.size(); i += 2) {
-    int hi = HexValue(hex[i]);
-    int lo = HexValue(hex[i + 1]);
+    int hi = HexDigitValue(hex[i]);
+    int lo = HexDigitValue(hex[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<char>(hi << 4 | lo));
   }

@@ -1,4 +1,5 @@
-// Digests and encodings, all from OpenSSL.
+// Digests (from OpenSSL) and the byte encodings they are shown in (hex, base64). Pure
+// functions, safe from any thread; a Hasher belongs to one thread at a time.
 #pragma once
 
 #include <array>
@@ -10,6 +11,10 @@
 
 namespace cfgsync {
 
+// The value of one hex digit (0-9, a-f, A-F), or -1 for any other character.
+int HexDigitValue(char c);
+// The hex digit for `nibble` (0-15; higher bits are ignored), lower-case unless `upper`.
+char HexDigit(unsigned nibble, bool upper = false);
 // Lower-case hex of arbitrary bytes.
 std::string HexEncode(std::string_view bytes);
 // Decodes lower- or upper-case hex; nullopt on odd length or a non-hex digit.

@@ -7,6 +7,19 @@
 namespace cfgsync {
 namespace {
 
+TEST(HexTest, DigitValues) {
+  EXPECT_EQ(HexDigitValue('0'), 0);
+  EXPECT_EQ(HexDigitValue('9'), 9);
+  EXPECT_EQ(HexDigitValue('a'), 10);
+  EXPECT_EQ(HexDigitValue('F'), 15);
+  EXPECT_EQ(HexDigitValue('g'), -1);
+  EXPECT_EQ(HexDigitValue('/'), -1);
+  EXPECT_EQ(HexDigit(0), '0');
+  EXPECT_EQ(HexDigit(11), 'b');
+  EXPECT_EQ(HexDigit(11, true), 'B');
+  EXPECT_EQ(HexDigit(0x1F), 'f');  // only the low four bits count
+}
+
 TEST(HexTest, EncodesLowerCase) {
   EXPECT_EQ(HexEncode(std::string("\x00\x01\xab\xff", 4)), "0001abff");
   EXPECT_EQ(HexEncode(""), "");

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <optional>
 
+#include "core/text.h"
+
 namespace cfgsync {
 namespace {
 
@@ -38,20 +40,14 @@ bool IsValidField(std::string_view line) {
   });
 }
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  return std::ranges::equal(a, b, [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) ==
-           std::tolower(static_cast<unsigned char>(y));
-  });
-}
-
 // The path to route on: the target without query or fragment. Origin-form ("/x?y") is what
 // probes and scrapers send; absolute-form ("http://host/x") must be accepted too (RFC 9112).
 std::optional<std::string_view> PathOf(std::string_view target) {
   if (!target.starts_with('/')) {
     std::size_t scheme = target.find("://");
-    if (scheme == std::string_view::npos || !(EqualsNoCase(target.substr(0, scheme), "http") ||
-                                              EqualsNoCase(target.substr(0, scheme), "https"))) {
+    if (scheme == std::string_view::npos ||
+        !(EqualsIgnoreCase(target.substr(0, scheme), "http") ||
+          EqualsIgnoreCase(target.substr(0, scheme), "https"))) {
       return std::nullopt;
     }
     std::size_t path = target.find_first_of("/?#", scheme + 3);

@@ -44,9 +44,11 @@ TEST(ParseRequestHeadTest, GetAndHeadAreRoutedOnThePath) {
 }
 
 TEST(ParseRequestHeadTest, MalformedRequestsAre400) {
+  // The last one is the start of a TLS ClientHello sent to the plain-HTTP port.
   for (const std::string& request : std::vector<std::string>{
            "garbage\r\n\r\n",
            "\r\n\r\n",
+           "GET\r\n\r\n",
            "GET /healthz\r\n\r\n",
            "GET  /healthz HTTP/1.1\r\n\r\n",
            "GET /healthz HTTP/1.1 extra\r\n\r\n",
@@ -58,6 +60,7 @@ TEST(ParseRequestHeadTest, MalformedRequestsAre400) {
            "GET /healthz HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
            "GET /healthz HTTP/1.1\r\nX: a\rb\r\n\r\n",
            "GET /hea\0lthz HTTP/1.1\r\n\r\n"s,
+           "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"s,
        }) {
     EXPECT_EQ(ParseRequestHead(request).status, 400) << testing::PrintToString(request);
   }

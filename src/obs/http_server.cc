@@ -1,7 +1,5 @@
 #include "obs/http_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -11,9 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <climits>
 #include <cstring>
 #include <list>
@@ -22,7 +18,7 @@
 #include <utility>
 
 #include "core/fs.h"
-#include "core/number.h"
+#include "obs/http_listen.h"
 #include "obs/http_request.h"
 
 namespace cfgsync {
@@ -41,132 +37,6 @@ constexpr int kAcceptBatch = 64;                  // accepts per wake-up, so rea
 constexpr std::size_t kReadChunk = 4096;          // stack buffer for each recv
 constexpr std::size_t kMaxDrainBytes = 64 << 10;  // discarded after the reply before giving up
 constexpr auto kListenerPause = std::chrono::milliseconds(100);  // after EMFILE and kin
-
-struct ListenAddress {
-  sockaddr_storage storage{};
-  socklen_t length = 0;
-  int family = AF_INET;
-};
-
-// Parses "HOST:PORT" into a socket address; nullopt when malformed.
-std::optional<ListenAddress> ParseAddress(std::string_view text) {
-  std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  std::string host(text.substr(0, colon));
-  std::string_view port_text = text.substr(colon + 1);
-  std::optional<std::uint16_t> port = ParseUnsigned<std::uint16_t>(port_text);
-  if (!port) return std::nullopt;
-  ListenAddress out;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&out.storage);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(*port);
-    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &sa->sin6_addr) != 1) {
-      return std::nullopt;
-    }
-    out.length = sizeof(sockaddr_in6);
-    out.family = AF_INET6;
-    return out;
-  }
-  auto* sa = reinterpret_cast<sockaddr_in*>(&out.storage);
-  sa->sin_family = AF_INET;
-  sa->sin_port = htons(*port);
-  if (host.empty()) {
-    sa->sin_addr.s_addr = htonl(INADDR_ANY);
-  } else if (host == "localhost") {
-    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  } else if (::inet_pton(AF_INET, host.c_str(), &sa->sin_addr) != 1) {
-    return std::nullopt;
-  }
-  out.length = sizeof(sockaddr_in);
-  return out;
-}
-
-Error SocketError(std::string_view what, std::string_view addr) {
-  int e = errno;
-  return Error{ErrorKind::kIo, "--http-addr: " + std::string(what) + " " + std::string(addr) +
-                                   ": " + std::strerror(e)};
-}
-
-// Creates the non-blocking listening socket and returns it with the port actually bound.
-Result<std::pair<UniqueFd, std::uint16_t>> Listen(const ListenAddress& a, std::string_view text) {
-  UniqueFd fd(::socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return std::unexpected(SocketError("socket for", text));
-  /*
-   * SO_REUSEADDR lets a restarted sidecar bind while old connections sit in TIME_WAIT; on Linux
-   * it still refuses a second listener on the same port, so a conflict is reported. "[::]"
-   * should mean every interface, IPv4 included, whatever the system default for V6ONLY.
-   */
-  int one = 1, zero = 0;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (a.family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&a.storage), a.length) != 0) {
-    return std::unexpected(SocketError("bind", text));
-  }
-  if (::listen(fd.get(), SOMAXCONN) != 0) return std::unexpected(SocketError("listen on", text));
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
-    return std::unexpected(SocketError("getsockname for", text));
-  }
-  std::uint16_t port = a.family == AF_INET6
-                           ? ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port)
-                           : ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
-  return std::pair{std::move(fd), port};
-}
-
-std::string_view ReasonPhrase(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 503:
-      return "Service Unavailable";
-    case 505:
-      return "HTTP Version Not Supported";
-    default:
-      return "";
-  }
-}
-
-HttpReply ErrorReply(int status) {
-  HttpReply reply;
-  reply.status = status;
-  reply.body = std::string(ReasonPhrase(status)) + "\n";
-  return reply;
-}
-
-// Serializes a reply. The content type comes from our own code, but control characters are
-// dropped anyway so that no handler can ever split the header block.
-std::string BuildResponse(HttpReply reply, bool head_only, bool allow_header) {
-  if (reply.status < 200 || reply.status > 599) reply = ErrorReply(500);
-  std::string type;
-  for (char c : reply.content_type) {
-    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) type += c;
-  }
-  if (type.empty()) type = HttpReply{}.content_type;
-  std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " +
-                    std::string(ReasonPhrase(reply.status)) + "\r\nContent-Type: " + type +
-                    "\r\nContent-Length: " + std::to_string(reply.body.size()) +
-                    "\r\nCache-Control: no-store\r\nConnection: close\r\n";
-  if (allow_header) out += "Allow: GET, HEAD\r\n";
-  out += "\r\n";
-  if (!head_only) out += reply.body;
-  return out;
-}
 
 }  // namespace
 
@@ -222,8 +92,6 @@ class HttpServer::Loop {
   void ReadRequest(ConnIt c);
   void WriteReply(ConnIt c);
   void Drain(ConnIt c);
-  // The serialized response to a complete header section (calls the route's handler).
-  std::string Answer(std::string_view head) const;
   // Switches `c` to writing `response` and starts sending it.
   void StartReply(ConnIt c, std::string response);
   // Closes every connection whose deadline has passed.
@@ -406,28 +274,12 @@ void HttpServer::Loop::ReadRequest(ConnIt c) {
     std::size_t scanned = c->in.size();
     c->in.append(buf.data(), static_cast<std::size_t>(n));
     if (std::size_t end = RequestHeaderEnd(c->in, scanned); end != 0) {
-      return StartReply(c, Answer(std::string_view(c->in).substr(0, end)));
+      return StartReply(c, Respond(routes_, std::string_view(c->in).substr(0, end)));
     }
     if (c->in.size() >= opts_.max_header_bytes) {
       return StartReply(c, BuildResponse(ErrorReply(431), false, false));
     }
   }
-}
-
-std::string HttpServer::Loop::Answer(std::string_view head) const {
-  RequestHead h = ParseRequestHead(head);
-  bool head_only = h.method == "HEAD";
-  if (h.status != 0) return BuildResponse(ErrorReply(h.status), head_only, h.status == 405);
-  auto route = routes_.find(std::string(h.path));
-  if (route == routes_.end()) return BuildResponse(ErrorReply(404), head_only, false);
-  HttpReply reply;
-  try {
-    reply = route->second();
-  } catch (...) {
-    // The server thread must outlive a failing handler (an empty one included).
-    reply = ErrorReply(500);
-  }
-  return BuildResponse(std::move(reply), head_only, false);
 }
 
 void HttpServer::Loop::StartReply(ConnIt c, std::string response) {
@@ -531,13 +383,7 @@ HttpServer::~HttpServer() {
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(std::string_view addr,
                                                       std::map<std::string, HttpHandler> routes,
                                                       HttpServerOptions opts) {
-  std::optional<ListenAddress> parsed = ParseAddress(addr);
-  if (!parsed) {
-    return Fail(ErrorKind::kConfig, "--http-addr: invalid address \"" + std::string(addr) +
-                                        "\" (use HOST:PORT, e.g. :9090, 127.0.0.1:9090 or "
-                                        "[::]:9090)");
-  }
-  auto listening = Listen(*parsed, addr);
+  auto listening = ListenOn(addr);
   if (!listening) return std::unexpected(std::move(listening.error()));
   auto loop = Loop::Create(std::move(listening->first), std::move(routes), opts);
   if (!loop) return std::unexpected(std::move(loop.error()).With("--http-addr"));

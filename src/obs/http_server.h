@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,20 +12,9 @@
 #include <thread>
 
 #include "core/error.h"
+#include "obs/http_routes.h"
 
 namespace cfgsync {
-
-// What a route answers. The server adds Content-Length and Connection: close itself; a HEAD
-// request gets the same status and headers without the body.
-struct HttpReply {
-  int status = 200;  // outside 200..599 is answered as 500
-  std::string content_type = "text/plain; charset=utf-8";
-  std::string body;
-};
-
-// Produces the reply for one route. Called on the server's thread, so it must be thread-safe
-// and quick: while it runs, no other client is served. An exception becomes a 500.
-using HttpHandler = std::function<HttpReply()>;
 
 struct HttpServerOptions {
   // Open connections beyond this evict the oldest one (at least 1).

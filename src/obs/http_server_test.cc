@@ -214,29 +214,14 @@ TEST(HttpServerTest, ThrowingHandlerIs500AndServerSurvives) {
   EXPECT_EQ(StatusOf(Exchange(server->port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")), 200);
 }
 
+/* Which requests are malformed is the parser's question (http_request_test.cc lists them);
+ * here, one of them shows that the server answers the parser's verdict. */
 TEST(HttpServerTest, MalformedRequestsAre400) {
   auto server = StartServer();
   ASSERT_TRUE(server);
-  for (const std::string& request : std::vector<std::string>{
-           "garbage\r\n\r\n",
-           "\r\n\r\n",
-           "GET\r\n\r\n",
-           "GET /healthz\r\n\r\n",
-           "GET  /healthz HTTP/1.1\r\n\r\n",
-           "GET /healthz HTTP/1.1 extra\r\n\r\n",
-           "GET healthz HTTP/1.1\r\n\r\n",
-           "GET /healthz FTP/1.1\r\n\r\n",
-           "G(T /healthz HTTP/1.1\r\n\r\n",
-           "GET /healthz HTTP/1.1\r\nno colon here\r\n\r\n",
-           "GET /healthz HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
-           "GET /healthz HTTP/1.1\r\nX: a\rb\r\n\r\n",
-           "GET /hea\0lthz HTTP/1.1\r\n\r\n"s,
-           "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"s,
-       }) {
-    std::string r = Exchange(server->port(), request);
-    EXPECT_EQ(StatusOf(r), 400) << testing::PrintToString(request) << "\n" << r;
-  }
-  std::string r = Exchange(server->port(), "GET /healthz HTTP/2.0\r\n\r\n");
+  std::string r = Exchange(server->port(), "GET /hea\0lthz HTTP/1.1\r\n\r\n"s);
+  EXPECT_EQ(StatusOf(r), 400) << r;
+  r = Exchange(server->port(), "GET /healthz HTTP/2.0\r\n\r\n");
   EXPECT_EQ(StatusOf(r), 505) << r;
 }
 

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 namespace cfgsync {
@@ -13,20 +16,19 @@ void Metric(std::string& out, std::string_view name, std::string_view type, std:
                      value);
 }
 
-void PushHistogram(std::string& out, const SidecarState& s) {
+void PushHistogram(std::string& out, const SidecarReport::Histogram& h) {
   constexpr std::string_view kName = "cfgsync_push_duration_seconds";
   out += fmt::format("# HELP {} Time from a change being due to it being stored.\n", kName);
   out += fmt::format("# TYPE {} histogram\n", kName);
-  const SidecarState::PushHistogram h = s.PushLatency();  // one snapshot for every line
-  for (std::size_t i = 0; i < SidecarState::kBuckets.size(); ++i) {
-    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", kName, SidecarState::kBuckets[i], h.le[i]);
+  for (std::size_t i = 0; i < h.bounds.size() && i < h.le.size(); ++i) {
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", kName, h.bounds[i], h.le[i]);
   }
   out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", kName, h.count);
   out += fmt::format("{}_sum {}\n", kName, static_cast<double>(h.sum_us) / 1e6);
   out += fmt::format("{}_count {}\n", kName, h.count);
 }
 
-double BehindSeconds(const SidecarState& s, MonoTime now) {
+double BehindSeconds(const SidecarReport& s, MonoTime now) {
   std::int64_t since = s.behind_since_ms;
   if (since <= 0) return 0;
   auto ms = std::chrono::duration_cast<Millis>(now.time_since_epoch()).count() - since;
@@ -68,9 +70,8 @@ Result<ReadinessMode> ParseReadinessMode(std::string_view text) {
               "--readiness: want startup or backup, not \"" + std::string(text) + "\"");
 }
 
-Readiness CheckReady(const ProcessState& state, MonoTime now, Millis max_outage,
-                     ReadinessMode mode) {
-  const SidecarState& s = state.sidecar;
+Readiness CheckReady(const ProcessState& state, const SidecarReport& s, MonoTime now,
+                     Millis max_outage, ReadinessMode mode) {
   switch (state.phase.load()) {
     case Phase::kRestoring:
       return {false, "restore in progress"};
@@ -94,8 +95,7 @@ Readiness CheckReady(const ProcessState& state, MonoTime now, Millis max_outage,
   return {true, "ok"};
 }
 
-Readiness CheckHealth(const ProcessState& state, MonoTime now) {
-  const SidecarState& s = state.sidecar;
+Readiness CheckHealth(const ProcessState& state, const SidecarReport& s, MonoTime now) {
   if (state.ping_fd.load() < 0 || !s.loop_started) return {true, "ok (loop not started)"};
   if (s.loop_stopping) return {true, "ok (stopping)"};
   const std::int64_t turn = s.loop_turn_ms;
@@ -106,28 +106,23 @@ Readiness CheckHealth(const ProcessState& state, MonoTime now) {
   return {true, "ok"};
 }
 
-std::string RenderMetrics(const ProcessState& state, MonoTime now) {
-  const SidecarState& s = state.sidecar;
+std::string RenderMetrics(const ProcessState& state, const SidecarReport& s, MonoTime now) {
   std::string out;
   Metric(out, "cfgsync_build_info", "gauge", "Build information.", 1,
          fmt::format("{{version=\"{}\"}}", CFGSYNC_VERSION));
-  Metric(out, "cfgsync_uploads_total", "counter", "Files uploaded.", s.uploads.load());
-  Metric(out, "cfgsync_uploaded_bytes_total", "counter", "Bytes uploaded.",
-         s.uploaded_bytes.load());
-  Metric(out, "cfgsync_deletes_total", "counter", "Objects deleted.", s.deletes.load());
+  Metric(out, "cfgsync_uploads_total", "counter", "Files uploaded.", s.uploads);
+  Metric(out, "cfgsync_uploaded_bytes_total", "counter", "Bytes uploaded.", s.uploaded_bytes);
+  Metric(out, "cfgsync_deletes_total", "counter", "Objects deleted.", s.deletes);
   out += "# HELP cfgsync_errors_total Failed operations.\n# TYPE cfgsync_errors_total counter\n";
-  out += fmt::format("cfgsync_errors_total{{operation=\"push\"}} {}\n", s.push_errors.load());
-  out += fmt::format("cfgsync_errors_total{{operation=\"delete\"}} {}\n", s.delete_errors.load());
-  out += fmt::format("cfgsync_errors_total{{operation=\"reconcile\"}} {}\n",
-                     s.reconcile_errors.load());
-  Metric(out, "cfgsync_reconciles_total", "counter", "Full reconciles done.", s.reconciles.load());
-  Metric(out, "cfgsync_pending_changes", "gauge", "Changes waiting to be pushed.",
-         s.pending.load());
-  Metric(out, "cfgsync_watched_folders", "gauge", "Folders with an inotify watch.",
-         s.watched_dirs.load());
+  out += fmt::format("cfgsync_errors_total{{operation=\"push\"}} {}\n", s.push_errors);
+  out += fmt::format("cfgsync_errors_total{{operation=\"delete\"}} {}\n", s.delete_errors);
+  out += fmt::format("cfgsync_errors_total{{operation=\"reconcile\"}} {}\n", s.reconcile_errors);
+  Metric(out, "cfgsync_reconciles_total", "counter", "Full reconciles done.", s.reconciles);
+  Metric(out, "cfgsync_pending_changes", "gauge", "Changes waiting to be pushed.", s.pending);
+  Metric(out, "cfgsync_watched_folders", "gauge", "Folders with an inotify watch.", s.watched_dirs);
   Metric(out, "cfgsync_last_push_timestamp_seconds", "gauge",
-         "Unix time of the last successful push (0: none yet).", s.last_push_unix.load());
-  PushHistogram(out, s);
+         "Unix time of the last successful push (0: none yet).", s.last_push_unix);
+  PushHistogram(out, s.push_latency);
   Metric(out, "cfgsync_restore_files_total", "counter", "Files restored at start.",
          state.restore_files.load());
   Metric(out, "cfgsync_restore_bytes_total", "counter", "Bytes restored at start.",
@@ -140,22 +135,21 @@ std::string RenderMetrics(const ProcessState& state, MonoTime now) {
          "1 while the remote's latest answer to a write (before any: a listing) was a success.",
          s.remote_up ? 1 : 0);
   Metric(out, "cfgsync_held_deletions", "gauge", "Deletions the guard holds back.",
-         s.held_deletions.load());
+         s.held_deletions);
   const Gaps* gaps = state.gaps.load();
   Metric(out, "cfgsync_unprotected_files", "gauge",
          "Files (and folders) to back up that cfgsync cannot read or store.",
          gaps ? static_cast<double>(gaps->Count()) : 0);
   LocalErrors(out, gaps);
   Metric(out, "cfgsync_unwatched_folders", "gauge",
-         "Folders without an inotify watch (polled every 5s instead).", s.unwatched_dirs.load());
+         "Folders without an inotify watch (polled every 5s instead).", s.unwatched_dirs);
   Metric(out, "cfgsync_backup_behind_seconds", "gauge",
          "Age of the oldest change not yet in the backup (0: none).", BehindSeconds(s, now));
   return out;
 }
 
-std::string RenderStatus(const ProcessState& state, MonoTime now, const Readiness& ready,
-                         ReadinessMode mode) {
-  const SidecarState& s = state.sidecar;
+std::string RenderStatus(const ProcessState& state, const SidecarReport& s, MonoTime now,
+                         const Readiness& ready, ReadinessMode mode) {
   const Gaps* gaps = state.gaps.load();
   nlohmann::json unprotected = nlohmann::json::array();
   if (gaps) {
@@ -168,18 +162,18 @@ std::string RenderStatus(const ProcessState& state, MonoTime now, const Readines
                         {"ready", ready.ready},
                         {"ready_reason", ready.reason},
                         {"readiness", mode == ReadinessMode::kStartup ? "startup" : "backup"},
-                        {"remote_up", s.remote_up.load()},
-                        {"pending", s.pending.load()},
+                        {"remote_up", s.remote_up},
+                        {"pending", s.pending},
                         {"backup_behind_seconds", BehindSeconds(s, now)},
                         {"unprotected_files", gaps ? gaps->Count() : 0},
                         {"unprotected", std::move(unprotected)},
-                        {"unwatched_folders", s.unwatched_dirs.load()},
+                        {"unwatched_folders", s.unwatched_dirs},
                         {"guard",
-                         {{"holding", s.guard_tripped.load()},
-                          {"reason", s.GuardReason()},
-                          {"held_deletions", s.held_deletions.load()}}},
-                        {"last_push_unix", s.last_push_unix.load()},
-                        {"reconciles", s.reconciles.load()}};
+                         {{"holding", s.guard_tripped},
+                          {"reason", s.guard_reason},
+                          {"held_deletions", s.held_deletions}}},
+                        {"last_push_unix", s.last_push_unix},
+                        {"reconciles", s.reconciles}};
   return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 

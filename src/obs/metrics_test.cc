@@ -2,11 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <thread>
-#include <vector>
 
 namespace cfgsync {
 namespace {
@@ -17,49 +13,51 @@ class ReadinessTest : public ::testing::Test {
  protected:
   void Started() {
     state_.phase = Phase::kWatching;
-    state_.sidecar.watching = true;
-    state_.sidecar.reconcile_attempted = true;
+    sidecar_.watching = true;
+    sidecar_.reconcile_attempted = true;
   }
   ProcessState state_;
+  SidecarReport sidecar_;
 };
 
 TEST_F(ReadinessTest, StartupModeAnswersForTheStartOnly) {
   state_.phase = Phase::kRestoring;
-  EXPECT_FALSE(CheckReady(state_, Now(), Millis(1000)).ready);
+  EXPECT_FALSE(CheckReady(state_, sidecar_, Now(), Millis(1000)).ready);
   state_.phase = Phase::kWatching;
-  EXPECT_FALSE(CheckReady(state_, Now(), Millis(1000)).ready);  // no watch yet
+  EXPECT_FALSE(CheckReady(state_, sidecar_, Now(), Millis(1000)).ready);  // no watch yet
   Started();
-  state_.sidecar.reconciled = false;  // the first reconcile failed: attempted is enough
-  state_.sidecar.guard_tripped = true;
-  state_.sidecar.remote_up = false;
-  state_.sidecar.remote_down_since_ms = 1;
-  EXPECT_TRUE(CheckReady(state_, Now(), Millis(1000)).ready);
+  sidecar_.reconciled = false;  // the first reconcile failed: attempted is enough
+  sidecar_.guard_tripped = true;
+  sidecar_.remote_up = false;
+  sidecar_.remote_down_since_ms = 1;
+  EXPECT_TRUE(CheckReady(state_, sidecar_, Now(), Millis(1000)).ready);
 }
 
 TEST_F(ReadinessTest, BackupModeAlsoAnswersForTheBackup) {
   Started();
-  state_.sidecar.reconciled = true;
-  EXPECT_TRUE(CheckReady(state_, Now(), Millis(1000), ReadinessMode::kBackup).ready);
-  state_.sidecar.guard_tripped = true;
-  EXPECT_FALSE(CheckReady(state_, Now(), Millis(1000), ReadinessMode::kBackup).ready);
-  state_.sidecar.guard_tripped = false;
-  state_.sidecar.remote_up = false;
-  state_.sidecar.remote_down_since_ms = 1;
-  EXPECT_FALSE(CheckReady(state_, Now(), Millis(1000), ReadinessMode::kBackup).ready);
+  sidecar_.reconciled = true;
+  EXPECT_TRUE(CheckReady(state_, sidecar_, Now(), Millis(1000), ReadinessMode::kBackup).ready);
+  sidecar_.guard_tripped = true;
+  EXPECT_FALSE(CheckReady(state_, sidecar_, Now(), Millis(1000), ReadinessMode::kBackup).ready);
+  sidecar_.guard_tripped = false;
+  sidecar_.remote_up = false;
+  sidecar_.remote_down_since_ms = 1;
+  EXPECT_FALSE(CheckReady(state_, sidecar_, Now(), Millis(1000), ReadinessMode::kBackup).ready);
   EXPECT_EQ(ParseReadinessMode("backup"), ReadinessMode::kBackup);
   EXPECT_FALSE(ParseReadinessMode("strict"));
 }
 
 TEST(MetricsTest, GapsAndLagAreExported) {
   ProcessState state;
+  SidecarReport sidecar;
   Gaps gaps;
   gaps.Report("a.ini", GapReason::kPermission, "Permission denied");
   state.gaps = &gaps;
   auto now = Now();
-  state.sidecar.behind_since_ms =
+  sidecar.behind_since_ms =
       std::chrono::duration_cast<Millis>((now - std::chrono::seconds(90)).time_since_epoch())
           .count();
-  std::string text = RenderMetrics(state, now);
+  std::string text = RenderMetrics(state, sidecar, now);
   EXPECT_NE(text.find("cfgsync_unprotected_files 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("cfgsync_local_errors_total{reason=\"permission\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("cfgsync_local_errors_total{reason=\"vanished\"} 0\n"), std::string::npos);
@@ -72,9 +70,10 @@ TEST(MetricsTest, StatusIsJsonNamingTheGaps) {
   Gaps gaps;
   gaps.Report("bad\xff.ini", GapReason::kName, "control character");
   state.gaps = &gaps;
-  state.sidecar.SetGuardReason("held");
+  SidecarReport sidecar;
+  sidecar.guard_reason = "held";
   auto doc = nlohmann::json::parse(
-      RenderStatus(state, Now(), Readiness{true, "ok"}, ReadinessMode::kStartup));
+      RenderStatus(state, sidecar, Now(), Readiness{true, "ok"}, ReadinessMode::kStartup));
   EXPECT_EQ(doc["unprotected_files"], 1);
   EXPECT_EQ(doc["unprotected"][0]["reason"], "name");
   EXPECT_EQ(doc["guard"]["reason"], "held");
@@ -82,52 +81,35 @@ TEST(MetricsTest, StatusIsJsonNamingTheGaps) {
   EXPECT_EQ(doc["phase"], "starting");
 }
 
-// The histogram's lines, in order: every `le` bucket, then `+Inf`, then `_count`.
-std::vector<long long> HistogramCounts(const std::string& text) {
-  std::vector<long long> counts;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.starts_with("cfgsync_push_duration_seconds_bucket") &&
-        !line.starts_with("cfgsync_push_duration_seconds_count")) {
-      continue;
-    }
-    counts.push_back(std::stoll(line.substr(line.rfind(' ') + 1)));
-  }
-  return counts;
-}
-
-TEST(MetricsTest, PushHistogramIsOneConsistentSnapshot) {
-  ProcessState state;
-  std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    for (int i = 0; !stop; ++i) state.sidecar.ObservePush(i % 2 ? 0.003 : 20.0);
-  });
-  int torn = 0;
-  for (int round = 0; round < 3000 && torn == 0; ++round) {
-    std::vector<long long> c = HistogramCounts(RenderMetrics(state, Now()));
-    ASSERT_EQ(c.size(), SidecarState::kBuckets.size() + 2);
-    for (std::size_t i = 1; i + 1 < c.size(); ++i) torn += c[i] < c[i - 1] ? 1 : 0;
-    torn += c[c.size() - 2] != c.back() ? 1 : 0;  // +Inf equals _count
-  }
-  stop = true;
-  writer.join();
-  EXPECT_EQ(torn, 0) << "buckets read at different moments";
+TEST(MetricsTest, PushHistogramIsRenderedCumulative) {
+  SidecarReport sidecar;
+  sidecar.push_latency = {{0.005, 1, 10}, {1, 2, 4}, 5, 2'500'000};
+  const std::string text = RenderMetrics(ProcessState{}, sidecar, Now());
+  EXPECT_NE(text.find("cfgsync_push_duration_seconds_bucket{le=\"0.005\"} 1\n"
+                      "cfgsync_push_duration_seconds_bucket{le=\"1\"} 2\n"
+                      "cfgsync_push_duration_seconds_bucket{le=\"10\"} 4\n"
+                      "cfgsync_push_duration_seconds_bucket{le=\"+Inf\"} 5\n"
+                      "cfgsync_push_duration_seconds_sum 2.5\n"
+                      "cfgsync_push_duration_seconds_count 5\n"),
+            std::string::npos)
+      << text;
 }
 
 TEST(MetricsTest, HealthComesFromTheLoopsLatestTurn) {
   ProcessState state;
-  EXPECT_TRUE(CheckHealth(state, Now()).ready);  // no loop yet: restoring
+  SidecarReport sidecar;
+  EXPECT_TRUE(CheckHealth(state, sidecar, Now()).ready);  // no loop yet: restoring
   state.ping_fd = 5;
-  state.sidecar.loop_started = true;
+  sidecar.loop_started = true;
   const auto now_ms = std::chrono::duration_cast<Millis>(Now().time_since_epoch()).count();
-  state.sidecar.loop_turn_ms = now_ms - 1000;
-  EXPECT_TRUE(CheckHealth(state, Now()).ready);
-  state.sidecar.loop_turn_ms = now_ms - kLoopStall.count() - 1000;
-  Readiness stuck = CheckHealth(state, Now());
+  sidecar.loop_turn_ms = now_ms - 1000;
+  EXPECT_TRUE(CheckHealth(state, sidecar, Now()).ready);
+  sidecar.loop_turn_ms = now_ms - kLoopStall.count() - 1000;
+  Readiness stuck = CheckHealth(state, sidecar, Now());
   EXPECT_FALSE(stuck.ready);
   EXPECT_EQ(stuck.reason, "event loop not responding for 16s");
-  state.sidecar.loop_stopping = true;  // joining the workers: the loop has ended on purpose
-  EXPECT_TRUE(CheckHealth(state, Now()).ready);
+  sidecar.loop_stopping = true;  // joining the workers: the loop has ended on purpose
+  EXPECT_TRUE(CheckHealth(state, sidecar, Now()).ready);
 }
 
 }  // namespace

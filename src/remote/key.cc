@@ -2,30 +2,13 @@
 
 #include <string>
 
+#include "core/text.h"
+
 namespace cfgsync {
-
-namespace {
-
-std::string Quote(std::string_view key) {
-  std::string out = "\"";
-  for (unsigned char c : key) {
-    if (c < 0x20 || c == 0x7f) {
-      static const char* kHex = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
-}  // namespace
 
 Status CheckSafeKey(std::string_view key, bool allow_control) {
   auto bad = [&](std::string_view why) {
-    return Fail(ErrorKind::kInvalidArgument, "unsafe key " + Quote(key) + ": " + std::string(why));
+    return Fail(ErrorKind::kInvalidArgument, "unsafe key " + Quoted(key) + ": " + std::string(why));
   };
   if (key.empty()) return bad("empty");
   if (key.front() == '/') return bad("absolute path");

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
 #include "core/hash.h"
@@ -12,19 +11,6 @@
 #include "core/text.h"
 
 namespace cfgsync {
-
-WallTime ToWall(FileTime t) {
-  return WallTime{} + std::chrono::seconds(t.sec) + std::chrono::nanoseconds(t.nsec);
-}
-
-FileMeta MetaFromStat(const struct stat& st) {
-  FileMeta m;
-  m.mtime = FileTime{st.st_mtim.tv_sec, static_cast<std::uint32_t>(st.st_mtim.tv_nsec)};
-  m.mode = st.st_mode;
-  m.uid = st.st_uid;
-  m.gid = st.st_gid;
-  return m;
-}
 
 std::string FormatMtime(FileTime t) {
   if (t.nsec == 0) return std::to_string(t.sec);
@@ -63,16 +49,6 @@ bool MtimeInRange(FileTime t) {
   return t.sec >= 0 && t.sec <= kLast && t.nsec < 1'000'000'000;
 }
 
-namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-}  // namespace
-
 std::map<std::string, std::string> EncodeMeta(const FileMeta& meta) {
   std::map<std::string, std::string> out;
   if (meta.mtime) out["mtime"] = FormatMtime(*meta.mtime);
@@ -98,7 +74,7 @@ FileMeta DecodeMeta(const std::map<std::string, std::string>& user,
     if (ignored) ignored->push_back(IgnoredMeta{name, value, reason});
   };
   for (const auto& [raw_name, value] : user) {
-    std::string name = Lower(raw_name);
+    std::string name = AsciiLower(raw_name);
     std::optional<std::uint32_t>* field = name == "mode"  ? &m.mode
                                           : name == "uid" ? &m.uid
                                           : name == "gid" ? &m.gid

@@ -2,9 +2,6 @@
 // by either tool restores with the other.
 #pragma once
 
-#include <sys/stat.h>
-
-#include <compare>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -12,31 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/clock.h"
+#include "core/file_meta.h"
 
 namespace cfgsync {
-
-// A file time with nanoseconds, as stat(2) reports it.
-struct FileTime {
-  std::int64_t sec = 0;
-  std::uint32_t nsec = 0;
-  auto operator<=>(const FileTime&) const = default;
-};
-
-struct FileMeta {
-  std::optional<FileTime> mtime;
-  std::optional<std::uint32_t> mode;  // st_mode including the file-type bits (0100640)
-  std::optional<std::uint32_t> uid;
-  std::optional<std::uint32_t> gid;
-  std::optional<std::string> md5_hex;  // content MD5, when the backend stored one
-  bool operator==(const FileMeta&) const = default;
-};
-
-// The same instant as a system_clock time point.
-WallTime ToWall(FileTime t);
-
-// Attributes of a stat result, as they are stored (mtime, mode with type bits, uid, gid).
-FileMeta MetaFromStat(const struct stat& st);
 
 // Formats seconds since the epoch the rclone way: up to 9 fraction digits, trailing zeros
 // dropped, no fraction at all for whole seconds ("1709618828.123456789", "1709618828").

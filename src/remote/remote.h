@@ -31,6 +31,11 @@ struct ObjectInfo {
 // True when `etag` is the plain MD5 hex of the content (single-part upload, no SSE-C/KMS).
 bool IsMd5Etag(std::string_view etag);
 
+// The content MD5 (hex) the remote holds for an object: its stored md5chksum attribute when it
+// has one, else its ETag when that is a plain MD5 (IsMd5Etag); nullopt when neither tells.
+std::optional<std::string> StoredMd5(std::string_view etag, const std::optional<FileMeta>& meta);
+std::optional<std::string> StoredMd5(const ObjectInfo& o);
+
 class Remote {
  public:
   virtual ~Remote() = default;

@@ -2,7 +2,6 @@
 
 #include <time.h>
 
-#include <cctype>
 #include <map>
 
 #include "core/number.h"
@@ -24,8 +23,7 @@ std::optional<std::pair<std::string, std::string>> ParseHeaderLine(std::string_v
   if (line.starts_with("HTTP/")) return std::nullopt;
   auto colon = line.find(':');
   if (colon == std::string_view::npos) return std::nullopt;
-  std::string name(line.substr(0, colon));
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string name = AsciiLower(line.substr(0, colon));
   std::string_view value = line.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ' ||
@@ -74,7 +72,7 @@ Result<ObjectInfo> ObjectInfoFromHeaders(std::string key, const HeaderList& head
     if (k.starts_with("x-amz-meta-")) user[k.substr(11)] = v;
   }
   info.meta = DecodeMeta(user, ignored);
-  if (!info.meta->md5_hex && IsMd5Etag(info.etag)) info.meta->md5_hex = info.etag;
+  info.meta->md5_hex = StoredMd5(info.etag, info.meta);
   return info;
 }
 

@@ -6,12 +6,12 @@
 #include <cstdio>
 
 #include "core/hash.h"
+#include "core/text.h"
 
 namespace cfgsync::s3 {
 namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
-constexpr char kUpperHex[] = "0123456789ABCDEF";
 
 bool IsUnreserved(unsigned char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -19,14 +19,6 @@ bool IsUnreserved(unsigned char c) {
 }
 
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 std::string TrimAll(std::string_view value) {
   std::string out;
@@ -56,7 +48,7 @@ std::string BuildCanonicalRequest(const SigningRequest& req, const CanonicalHead
 }
 
 bool IsReplacedHeader(std::string_view name) {
-  std::string lower = ToLower(name);
+  std::string lower = AsciiLower(name);
   return lower == "x-amz-date" || lower == "x-amz-content-sha256" ||
          lower == "x-amz-security-token" || lower == "authorization";
 }
@@ -71,8 +63,8 @@ std::string UriEncode(std::string_view s, bool encode_slash) {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
-      out.push_back(kUpperHex[c >> 4]);
-      out.push_back(kUpperHex[c & 0xF]);
+      out.push_back(HexDigit(c >> 4, true));
+      out.push_back(HexDigit(c & 0xF, true));
     }
   }
   return out;
@@ -96,7 +88,7 @@ std::string CanonicalQueryString(const QueryParams& query) {
 CanonicalHeaderSet CanonicalHeaders(const Headers& headers) {
   std::vector<std::pair<std::string, std::string>> lowered;
   lowered.reserve(headers.size());
-  for (const auto& [name, value] : headers) lowered.emplace_back(ToLower(name), TrimAll(value));
+  for (const auto& [name, value] : headers) lowered.emplace_back(AsciiLower(name), TrimAll(value));
   std::stable_sort(lowered.begin(), lowered.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   CanonicalHeaderSet out;

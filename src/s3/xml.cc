@@ -6,7 +6,10 @@
 #include <pugixml.hpp>
 #include <vector>
 
+#include "core/hash.h"
 #include "core/number.h"
+#include "core/text.h"
+#include "s3/response_headers.h"
 
 namespace cfgsync::s3 {
 namespace {
@@ -14,20 +17,6 @@ namespace {
 constexpr char kXmlDeclaration[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 constexpr char kS3Namespace[] = "http://s3.amazonaws.com/doc/2006-03-01/";
 constexpr unsigned kParseOptions = pugi::parse_default | pugi::parse_ws_pcdata_single;
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return std::ranges::equal(a, b, [](char x, char y) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    return lower(x) == lower(y);
-  });
-}
 
 // All character data directly inside `node`, CDATA sections included.
 std::string Text(pugi::xml_node node) {
@@ -42,11 +31,6 @@ std::string Text(pugi::xml_node node) {
 
 std::string ChildText(pugi::xml_node node, const char* name) { return Text(node.child(name)); }
 
-std::string StripQuotes(std::string s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
-  return s;
-}
-
 // Decodes S3's url encoding of listings: %XX is a byte, '+' is a space.
 std::optional<std::string> FormDecode(std::string_view s) {
   std::string out;
@@ -57,8 +41,8 @@ std::optional<std::string> FormDecode(std::string_view s) {
       continue;
     }
     if (i + 2 >= s.size()) return std::nullopt;
-    int hi = HexValue(s[i + 1]);
-    int lo = HexValue(s[i + 2]);
+    int hi = HexDigitValue(s[i + 1]);
+    int lo = HexDigitValue(s[i + 2]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<char>(hi << 4 | lo));
     i += 2;
@@ -248,7 +232,6 @@ std::optional<std::chrono::minutes> ParseZone(std::string_view zone) {
 }
 
 void AppendXmlEscaped(std::string& out, std::string_view s) {
-  constexpr char kHex[] = "0123456789ABCDEF";
   for (unsigned char c : s) {
     if (c == '&') {
       out.append("&amp;");
@@ -258,8 +241,8 @@ void AppendXmlEscaped(std::string& out, std::string_view s) {
       out.append("&gt;");
     } else if (c < 0x20 || c == 0x7F) {
       out.append("&#x");
-      if (c >= 0x10) out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
+      if (c >= 0x10) out.push_back(HexDigit(c >> 4, true));
+      out.push_back(HexDigit(c & 0xF, true));
       out.push_back(';');
     } else {
       out.push_back(static_cast<char>(c));

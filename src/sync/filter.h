@@ -4,26 +4,7 @@
 // setup replacing `rclone sync /config s3:... --exclude "*.db*" --exclude "*.log"` keeps syncing
 // exactly the same files.
 //
-// Pattern syntax (matched against '/'-separated paths relative to the synced root):
-//   *          any run of characters except '/', possibly empty
-//   **         any run of characters including '/', possibly empty (three or more '*' is an error)
-//   ?          exactly one character except '/'
-//   [abc]      one character from the set; ranges "a-z"; "[!...]" or "[^...]" negates; "\c" is a
-//              literal c; "\d \D \s \S \w \W" and POSIX names like "[:alpha:]" add ASCII classes;
-//              a '-' first or last is literal; an empty class is an error. Never matches '/'.
-//   {a,b}      alternatives, which may contain '/' and may nest (at most 256 combinations)
-//   \c         c literally for punctuation c (\* \? \[ \{ \, \\ ...); \d \D \s \S \w \W are the
-//              ASCII classes as in rclone; any other escaped letter or digit is an error
-//   other      itself; "characters" are UTF-8 code points (an invalid byte counts as one)
-// Matching is case-sensitive and byte-exact (no Unicode normalisation). rclone's "{{regexp}}"
-// is not supported and is rejected rather than silently taken literally. "[!...]" negates as
-// rclone's documentation says, although rclone's code currently reads that '!' literally.
-//
-// Anchoring: a pattern starting with '/' must match the whole path from the root ("/a.yaml"
-// matches "a.yaml" only). Any other pattern must match a tail of the path that starts at a
-// segment boundary: "*.log" matches "x.log" and "a/b/x.log"; "conf/*.ini" matches "conf/a.ini"
-// and "x/conf/a.ini" but not "xconf/a.ini". Note that, as in rclone, "**/x" needs a '/' before
-// "x" and so does not match a top-level "x".
+// Patterns use rclone's glob syntax and anchoring, described in sync/glob.h.
 //
 // Directory rules: a pattern ending in '/' matches directories only. "- dir/" excludes every
 // file under any directory named "dir" (rclone turns it into "- dir/**"). "+ dir/" only marks

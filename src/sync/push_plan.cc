@@ -10,18 +10,12 @@
 namespace cfgsync {
 namespace {
 
-std::optional<std::string> StoredMd5(const RemoteEntry& e) {
-  if (e.meta && e.meta->md5_hex) return e.meta->md5_hex;
-  if (IsMd5Etag(e.etag)) return e.etag;
-  return std::nullopt;
-}
-
 // One local file against what is stored under its key.
 enum class Verdict { kUpload, kVerify, kIdentical };
 
 Verdict Compare(const LocalFile& f, const RemoteEntry& r, const Md5Of& md5_of) {
   if (f.version.size != r.size) return Verdict::kUpload;
-  auto stored = StoredMd5(r);
+  auto stored = StoredMd5(r.etag, r.meta);
   if (stored) {
     auto local = md5_of(f);
     if (!local || *local != *stored) return Verdict::kUpload;

@@ -8,12 +8,6 @@
 namespace cfgsync {
 namespace {
 
-std::optional<std::string> StoredMd5(const ObjectInfo& o) {
-  if (o.meta && o.meta->md5_hex) return o.meta->md5_hex;
-  if (IsMd5Etag(o.etag)) return o.etag;
-  return std::nullopt;
-}
-
 // The decision for one object that has a local file of the same path.
 RestoreStep DecideExisting(const ObjectInfo& o, std::size_t index, const LocalFile& f,
                            ConflictPolicy policy, const Md5Of& md5_of) {
