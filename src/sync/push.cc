@@ -227,9 +227,8 @@ Result<PushPlan> Pusher::Plan() {
   return std::move(scanned->plan);
 }
 
-/* `status` keeps only what it compares: the stored entries of the local files, and the names
- * of the deletions up to a cap. Memory grows with the local tree, not with the backup (a
- * listing of a million keys costs a page at a time). */
+/* `status` keeps no index and names the deletions up to a cap: it holds a page of the listing
+ * and a folder of the walk at a time, whatever the size of the backup or of the folder. */
 Result<PushPlan> Pusher::PlanStreamed() {
   constexpr std::size_t kMaxDeleteNames = 10'000;
   TreeStream local(opts_.dir, filter_);
