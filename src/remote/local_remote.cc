@@ -71,6 +71,20 @@ class LocalRemote final : public Remote {
     return out;
   }
 
+  /* A page at a time, in key order, one folder read at a time (a '/' after a folder's name
+   * sorts it where its keys go): listing a large backup holds a page, not the backup. */
+  Status ListPages(std::string_view prefix, const PageSink& on_page) override {
+    if (auto ok = CheckRoot(); !ok) return std::unexpected(ok.error().With("list"));
+    std::vector<ObjectInfo> page;
+    std::size_t pages = 0;
+    std::error_code ec;
+    if (fs::is_directory(root_, ec)) {
+      if (auto ok = ListFolder("", prefix, page, pages, on_page); !ok) return ok;
+    }
+    if (page.empty() && pages > 0) return {};
+    return on_page(std::move(page));
+  }
+
   Result<ObjectInfo> Stat(std::string_view key) override {
     if (auto ok = Validate("stat", key); !ok) return std::unexpected(ok.error());
     auto info = Describe(key);
@@ -129,6 +143,47 @@ class LocalRemote final : public Remote {
                                                    ": key in the reserved metadata folder");
     }
     if (auto ok = RootStatus(); !ok) return std::unexpected(ok.error().With(op));
+    return {};
+  }
+
+  static constexpr std::size_t kPageSize = 1000;
+
+  // Lists folder `rel` ("" for the root) into `page`, handing each full page to `on_page`.
+  Status ListFolder(const std::string& rel, std::string_view prefix, std::vector<ObjectInfo>& page,
+                    std::size_t& pages, const PageSink& on_page) {
+    std::vector<std::pair<std::string, bool>> entries;  // (key, '/' after a folder's), folder
+    std::error_code ec;
+    for (fs::directory_iterator it(rel.empty() ? root_ : DataPath(rel), ec), end; !ec && it != end;
+         it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      if (rel.empty() && name == kLocalMetaDir) continue;
+      std::string key = rel.empty() ? name : rel + "/" + name;
+      if (it->is_symlink(ec)) continue;
+      if (it->is_directory(ec)) {
+        entries.emplace_back(key + "/", true);
+      } else if (!IsTempName(name) && it->is_regular_file(ec)) {
+        entries.emplace_back(std::move(key), false);
+      }
+    }
+    if (ec) return Fail(ErrorKind::kIo, "list " + root_.string() + ": " + ec.message());
+    std::sort(entries.begin(), entries.end());
+    for (auto& [key, dir] : entries) {
+      if (dir) {
+        key.pop_back();
+        if (auto ok = ListFolder(key, prefix, page, pages, on_page); !ok) return ok;
+        continue;
+      }
+      if (!key.starts_with(prefix)) continue;
+      auto info = Describe(key);
+      if (!info) {
+        if (info.error().kind == ErrorKind::kNotFound) continue;  // removed while listing
+        return std::unexpected(info.error().With("list"));
+      }
+      page.push_back(std::move(*info));
+      if (page.size() < kPageSize) continue;
+      ++pages;
+      if (auto ok = on_page(std::exchange(page, {})); !ok) return ok;
+    }
     return {};
   }
 

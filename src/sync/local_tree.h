@@ -35,6 +35,55 @@ struct LocalTree {
   std::vector<std::string> unreadable_dirs;
 };
 
+/* The local folder as a stream of files in key order, for planning that merges it with a
+ * listing without holding the whole tree: one folder's entries are read and sorted at a time
+ * (with a '/' after folder names, which puts every file below a folder exactly where its keys
+ * sort), so memory grows with the depth and the largest folder, not with the tree. Same rules
+ * as ScanTree, which is built on it. Thread-compatible. */
+class TreeStream {
+ public:
+  TreeStream(std::filesystem::path root, const Filter& filter);
+  TreeStream(TreeStream&&) noexcept = default;
+  ~TreeStream();
+
+  // Opens the root. A missing root is no error (root_exists() is false, no file follows); an
+  // unreadable root is kIo naming it.
+  Status Start();
+
+  // The next file in key order, nullptr after the last one (valid until the next call, which
+  // does not read it: the caller may move from it). kIo
+  // when a folder that was opened cannot be read.
+  Result<LocalFile*> Next();
+
+  bool root_exists() const { return root_exists_; }
+  // What the walk met so far that cannot be backed up, in the order met; and the folders it
+  // could not read (without the '/'), in key order: every one sorting before the last file
+  // returned is known by then.
+  const std::vector<Gap>& gaps() const { return gaps_; }
+  const std::vector<std::string>& unreadable_dirs() const { return unreadable_dirs_; }
+  // Every folder entered so far, in the order entered.
+  const std::vector<std::string>& dirs() const { return dirs_; }
+  // Files returned by Next() so far.
+  std::size_t files() const { return files_; }
+
+ private:
+  struct Item;
+  struct Frame;
+  Status Enter(int fd, std::string prefix);
+  void Sort(int dfd, const char* c_name, std::string rel, std::vector<Item>& items);
+  void UnreadableDir(const std::string& rel, int err);
+
+  std::filesystem::path root_;
+  const Filter* filter_;
+  bool root_exists_ = false;
+  std::vector<Frame> stack_;
+  LocalFile current_;
+  std::vector<Gap> gaps_;
+  std::vector<std::string> unreadable_dirs_;
+  std::vector<std::string> dirs_;
+  std::size_t files_ = 0;
+};
+
 // Walks `root` without following symlinks. Our own files (temporary files, the marker) are
 // ignored. Directories the filter can exclude entirely are not descended into. A folder below
 // the root that cannot be read is a gap, not an error: the rest of the tree is still scanned.
@@ -44,6 +93,9 @@ Result<LocalTree> ScanTree(const std::filesystem::path& root, const Filter& filt
 
 // Whether `rel` is `dir` or below it ('/'-separated relative paths).
 bool IsUnder(std::string_view rel, std::string_view dir);
+
+// Returns the local file's content MD5 (hex), or nullopt when it cannot be read.
+using Md5Of = std::function<std::optional<std::string>(const LocalFile&)>;
 
 // The content MD5 (hex) of the scanned file `f` under `root`, or nullopt when it can no longer
 // be read. Shared by restore and push planning (their Md5Of).

@@ -18,6 +18,7 @@
 #include "core/parallel.h"
 #include "core/text.h"
 #include "sync/marker.h"
+#include "sync/push_plan_merge.h"
 
 namespace cfgsync {
 namespace {
@@ -36,45 +37,6 @@ bool HasAnyFile(const std::filesystem::path& root, const Filter& filter) {
   }
   return false;
 }
-
-/* The MD5s a plan compares, computed before it takes the index's lock: hashing reads whole
- * files, and pushes must not wait for it. Files whose size differs from the stored object's are
- * never hashed (the plan uploads them unhashed), as PlanPush does. */
-class PreHashed {
- public:
-  // Hashes each file of `tree` for which `same_size` says so.
-  PreHashed(const std::filesystem::path& root, const LocalTree& tree,
-            const std::function<bool(const LocalFile&)>& same_size)
-      : root_(root), files_(tree.files), md5_(tree.files.size()), done_(tree.files.size()) {
-    for (std::size_t i = 0; i < files_.size(); ++i) {
-      if (!same_size(files_[i])) continue;
-      done_[i] = true;
-      if (auto md5 = LocalMd5(root_, files_[i]); md5 && md5->size() == 32) {
-        md5_[i].emplace();
-        std::copy(md5->begin(), md5->end(), md5_[i]->begin());
-      } else if (md5) {
-        done_[i] = false;  // not the usual form: asked again if needed
-      }
-    }
-  }
-
-  // What md5_of answers for `f`, one of the tree's files: the hash made beforehand, or one
-  // made now when the index changed in between (rare: the lock is held then).
-  std::optional<std::string> operator()(const LocalFile& f) const {
-    const auto i = static_cast<std::size_t>(&f - files_.data());
-    if (i < files_.size() && done_[i]) {
-      if (!md5_[i]) return std::nullopt;
-      return std::string(md5_[i]->begin(), md5_[i]->end());
-    }
-    return LocalMd5(root_, f);
-  }
-
- private:
-  const std::filesystem::path& root_;
-  const std::vector<LocalFile>& files_;
-  std::vector<std::optional<std::array<char, 32>>> md5_;
-  std::vector<bool> done_;
-};
 
 }  // namespace
 
@@ -221,38 +183,35 @@ struct Pusher::Scanned {
   std::vector<Gap> gaps;
 };
 
+namespace {
+
+// Gaps in the order LocalTree keeps them.
+std::vector<Gap> SortedGaps(std::vector<Gap> gaps) {
+  std::sort(gaps.begin(), gaps.end(), [](auto& a, auto& b) { return a.rel < b.rel; });
+  return gaps;
+}
+
+}  // namespace
+
+/* The walk and the listing are merged as they come (PlanMerge), and the index is brought up to
+ * date in the same pass: neither a full listing nor a full scan is ever held. A root that
+ * cannot be opened fails the pass once the listing has answered, so that a remote that does
+ * not answer is reported as such first. */
 Result<Pusher::Scanned> Pusher::PlanWithGaps() {
-  /* The index is built a page at a time: a whole listing held beside it would double the
-   * memory of a large backup. */
-  RemoteIndex fresh;
+  TreeStream local(opts_.dir, filter_);
+  const Status started = local.Start();
+  PlanMerge merge(local, &index_, mu_, filter_,
+                  [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); });
   Status listed = remote_.ListPages("", [&](std::vector<ObjectInfo> page) -> Status {
-    for (auto& o : page) {
-      fresh.insert_or_assign(fresh.end(), std::move(o.key),
-                             RemoteEntry{o.size, std::move(o.etag), o.modified, std::move(o.meta)});
-    }
-    return {};
+    if (!started) return started;
+    return merge.Page(std::move(page));
   });
   if (!listed) return std::unexpected(listed.error());
-  auto tree = ScanTree(opts_.dir, filter_);
-  if (!tree) return std::unexpected(tree.error());
-  const PreHashed md5_of(opts_.dir, *tree, [&](const LocalFile& f) {
-    auto it = fresh.find(f.rel);
-    return it != fresh.end() && it->second.size == f.version.size;
-  });
-  /* Planned against the index itself, under its lock, rather than against a copy: a copy would
-   * cost as much memory again as the whole index (100,000 files: tens of MB). The files were
-   * hashed before: pushes wait for the planning only, which reads no file. */
+  if (!started) return std::unexpected(started.error());
+  auto plan = merge.Finish(opts_.guard);
+  if (!plan) return std::unexpected(plan.error());
+  Scanned out{std::move(*plan), SortedGaps(local.gaps())};
   std::lock_guard lock(mu_);
-  for (auto& [key, entry] : fresh) {
-    auto old = index_.find(key);
-    if (!entry.meta && old != index_.end() && old->second.etag == entry.etag &&
-        old->second.size == entry.size) {
-      entry.meta = std::move(old->second.meta);  // what we stored ourselves is still there
-    }
-  }
-  index_ = std::move(fresh);
-  Scanned out{PlanPush(*tree, index_, filter_, opts_.guard, std::cref(md5_of)),
-              std::move(tree->gaps)};
   if (!hold_inferred_.empty() && !out.plan.deletes.empty()) {
     out.plan.blocked_deletes = static_cast<std::int64_t>(out.plan.deletes.size());
     out.plan.guard_reason = hold_inferred_;
@@ -268,45 +227,22 @@ Result<PushPlan> Pusher::Plan() {
   return std::move(scanned->plan);
 }
 
-/* `status` keeps only what it compares: the stored entries of the local files, and the names
- * of the deletions up to a cap. Memory grows with the local tree, not with the backup (a
- * listing of a million keys costs a page at a time). */
+/* `status` keeps no index and names the deletions up to a cap: it holds a page of the listing
+ * and a folder of the walk at a time, whatever the size of the backup or of the folder. */
 Result<PushPlan> Pusher::PlanStreamed() {
   constexpr std::size_t kMaxDeleteNames = 10'000;
-  auto tree = ScanTree(opts_.dir, filter_);
-  if (!tree) return std::unexpected(tree.error());
-  const auto& files = tree->files;
-  RemoteIndex matched;
-  std::vector<std::string> deletes;
-  std::int64_t deletions = 0, total = 0;
-  Status listed = remote_.ListPages("", [&](std::vector<ObjectInfo> page) -> Status {
-    for (auto& o : page) {
-      ++total;
-      auto it =
-          std::lower_bound(files.begin(), files.end(), o.key,
-                           [](const LocalFile& f, const std::string& k) { return f.rel < k; });
-      if (it != files.end() && it->rel == o.key) {
-        matched.emplace(std::move(o.key),
-                        RemoteEntry{o.size, std::move(o.etag), o.modified, std::move(o.meta)});
-      } else if (IsInferredDeletion(o.key, *tree, filter_)) {
-        ++deletions;
-        if (deletes.size() < kMaxDeleteNames) deletes.push_back(std::move(o.key));
-      }
-    }
-    return {};
-  });
+  TreeStream local(opts_.dir, filter_);
+  if (auto ok = local.Start(); !ok) return std::unexpected(ok.error());
+  std::mutex unused;  // no index is kept
+  PlanMerge merge(
+      local, nullptr, unused, filter_, [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); },
+      kMaxDeleteNames);
+  Status listed = remote_.ListPages(
+      "", [&](std::vector<ObjectInfo> page) -> Status { return merge.Page(std::move(page)); });
   if (!listed) return std::unexpected(listed.error());
-  PushPlan plan = PlanPush(*tree, matched, filter_, opts_.guard,
-                           [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); });
-  plan.guard_reason =
-      DeleteGuardVerdict(opts_.guard, deletions, total, !tree->root_exists || tree->files.empty());
-  if (plan.guard_reason.empty()) {
-    plan.deletes = std::move(deletes);
-    plan.unnamed_deletes = deletions - static_cast<std::int64_t>(plan.deletes.size());
-  } else {
-    plan.blocked_deletes = deletions;
-  }
-  gaps_.ReplaceAll(tree->gaps, opts_.dir);
+  auto plan = merge.Finish(opts_.guard);
+  if (!plan) return plan;
+  gaps_.ReplaceAll(SortedGaps(local.gaps()), opts_.dir);
   return plan;
 }
 
@@ -380,11 +316,11 @@ void PrintPlan(const PushPlan& plan) {
 std::optional<std::string> Pusher::StoredMd5If(const std::string& rel, const LocalFile& f) const {
   std::lock_guard lock(mu_);
   auto it = index_.find(rel);
-  if (it == index_.end() || !it->second.meta || !it->second.meta->md5_hex ||
-      it->second.size != f.version.size || !SameAttributes(f.meta, *it->second.meta)) {
+  if (it == index_.end() || !it->second.HasMeta() || it->second.size() != f.version.size)
     return std::nullopt;
-  }
-  return it->second.meta->md5_hex;
+  const RemoteEntry stored = it->second.Expand();
+  if (!stored.meta->md5_hex || !SameAttributes(f.meta, *stored.meta)) return std::nullopt;
+  return stored.meta->md5_hex;
 }
 
 Result<PushStats> Pusher::PushPath(const std::string& rel) {
@@ -479,29 +415,40 @@ Result<PushStats> Pusher::RemovePaths(const std::vector<std::string>& rels, bool
   return stats;
 }
 
+/* The folder is walked again (files may have changed since they were pushed) but judged
+ * against the index alone, one file at a time: the lock is held for a lookup, never while a
+ * file is hashed, and no copy of the tree is kept. */
 Result<std::vector<std::string>> Pusher::Unconfirmed(std::size_t limit, std::size_t* count) {
-  auto tree = ScanTree(opts_.dir, filter_);
-  if (!tree) return std::unexpected(tree.error());
-  std::vector<std::string> names;
+  TreeStream local(opts_.dir, filter_);
+  if (auto ok = local.Start(); !ok) return std::unexpected(ok.error());
+  std::vector<std::string> uploads, verify;  // PlanPush's two lists, named in its order
   std::size_t total = 0;
-  auto add = [&](const std::string& rel) {
-    if (names.size() < limit) names.push_back(rel);
+  const Md5Of md5_of = [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); };
+  for (;;) {
+    auto f = local.Next();
+    if (!f) return std::unexpected(f.error());
+    if (!*f) break;
+    std::optional<RemoteEntry> stored;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = index_.find((*f)->rel); it != index_.end()) stored = it->second.Expand();
+    }
+    const Verdict v = stored ? CompareToStored(**f, *stored, md5_of) : Verdict::kUpload;
+    if (v == Verdict::kIdentical) continue;
+    auto& names = v == Verdict::kUpload ? uploads : verify;
+    if (names.size() < limit) names.push_back(std::move((*f)->rel));
     ++total;
-  };
-  const PreHashed md5_of(opts_.dir, *tree, [&](const LocalFile& f) {
-    std::lock_guard lock(mu_);
-    auto it = index_.find(f.rel);
-    return it != index_.end() && it->second.size == f.version.size;
-  });
-  {
-    std::lock_guard lock(mu_);
-    PushPlan plan = PlanPush(*tree, index_, filter_, DeleteGuard{}, std::cref(md5_of));
-    for (const auto& rel : plan.uploads) add(rel);
-    for (const auto& rel : plan.verify) add(rel);
   }
-  gaps_.ReplaceAll(tree->gaps, opts_.dir);
-  for (const Gap& g : tree->gaps) {
-    if (std::find(names.begin(), names.end(), g.rel) == names.end()) add(g.rel);
+  std::vector<std::string> names = std::move(uploads);
+  for (auto& rel : verify) names.push_back(std::move(rel));
+  if (names.size() > limit) names.resize(limit);
+  const std::vector<Gap> gaps = SortedGaps(local.gaps());
+  gaps_.ReplaceAll(gaps, opts_.dir);
+  for (const Gap& g : gaps) {
+    if (std::find(names.begin(), names.end(), g.rel) == names.end()) {
+      if (names.size() < limit) names.push_back(g.rel);
+      ++total;
+    }
   }
   if (count) *count = total;
   return names;

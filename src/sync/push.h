@@ -16,6 +16,7 @@
 #include "sync/filter.h"
 #include "sync/gaps.h"
 #include "sync/push_plan.h"
+#include "sync/push_plan_index.h"
 
 namespace cfgsync {
 
@@ -136,7 +137,7 @@ class Pusher {
   std::int64_t RecentDeletions(MonoTime now);
 
   mutable std::mutex mu_;  // guards everything below
-  RemoteIndex index_;
+  StoredIndex index_;
   Gaps gaps_;
   std::string hold_inferred_;  // why every inferred deletion is held, "" when none is
   std::deque<std::pair<MonoTime, std::int64_t>> recent_;  // (when, objects deleted)

@@ -8,12 +8,8 @@
 #include <set>
 
 namespace cfgsync {
-namespace {
 
-// One local file against what is stored under its key.
-enum class Verdict { kUpload, kVerify, kIdentical };
-
-Verdict Compare(const LocalFile& f, const RemoteEntry& r, const Md5Of& md5_of) {
+Verdict CompareToStored(const LocalFile& f, const RemoteEntry& r, const Md5Of& md5_of) {
   if (f.version.size != r.size) return Verdict::kUpload;
   auto stored = StoredMd5(r.etag, r.meta);
   if (stored) {
@@ -27,6 +23,8 @@ Verdict Compare(const LocalFile& f, const RemoteEntry& r, const Md5Of& md5_of) {
   if (ToWall(f.version.ctime) < r.modified) return stored ? Verdict::kIdentical : Verdict::kVerify;
   return Verdict::kVerify;
 }
+
+namespace {
 
 // Whether `key` lies in one of the folders the scan could not read (a handful at most).
 bool UnderUnreadable(std::string_view key, const std::vector<std::string>& dirs) {
@@ -95,8 +93,13 @@ bool SameAttributes(const FileMeta& local, const FileMeta& stored) {
 }
 
 bool IsInferredDeletion(std::string_view key, const LocalTree& local, const Filter& filter) {
+  return IsInferredDeletion(key, local.unreadable_dirs, filter);
+}
+
+bool IsInferredDeletion(std::string_view key, const std::vector<std::string>& unreadable_dirs,
+                        const Filter& filter) {
   if (key.ends_with('/') || !filter.IncludesFile(key)) return false;
-  return !UnderUnreadable(key, local.unreadable_dirs);  // unknown, not deleted
+  return !UnderUnreadable(key, unreadable_dirs);  // unknown, not deleted
 }
 
 PushPlan PlanPush(const LocalTree& local, const RemoteIndex& remote, const Filter& filter,
@@ -110,7 +113,7 @@ PushPlan PlanPush(const LocalTree& local, const RemoteIndex& remote, const Filte
       plan.uploads.push_back(f.rel);
       continue;
     }
-    switch (Compare(f, it->second, md5_of)) {
+    switch (CompareToStored(f, it->second, md5_of)) {
       case Verdict::kUpload:
         plan.uploads.push_back(f.rel);
         break;

@@ -12,7 +12,6 @@
 #include "remote/remote.h"
 #include "sync/filter.h"
 #include "sync/local_tree.h"
-#include "sync/restore_plan.h"
 
 namespace cfgsync {
 
@@ -63,6 +62,18 @@ bool SameAttributes(const FileMeta& local, const FileMeta& stored);
 // Whether a stored `key` with no local file is a deletion a reconcile infers: an included file
 // key, outside the folders the scan could not read (whose content is unknown, not gone).
 bool IsInferredDeletion(std::string_view key, const LocalTree& local, const Filter& filter);
+
+// Whether `key` is such a deletion when the scan could not read `unreadable_dirs` (sorted or
+// not; a handful at most).
+bool IsInferredDeletion(std::string_view key, const std::vector<std::string>& unreadable_dirs,
+                        const Filter& filter);
+
+// One local file against what is stored under its key.
+enum class Verdict { kUpload, kVerify, kIdentical };
+
+// PlanPush's verdict for `f` against `stored`, the object under the same key. `md5_of` is
+// called only when the sizes match and a stored MD5 is known.
+Verdict CompareToStored(const LocalFile& f, const RemoteEntry& stored, const Md5Of& md5_of);
 
 // Plans one reconcile. Content is compared by MD5 (`md5_of` is called only when sizes match);
 // an object whose content matches but whose attributes are unknown is "verify" when the local

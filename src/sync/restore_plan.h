@@ -44,9 +44,6 @@ struct RestorePlan {
   int excluded = 0;
 };
 
-// Returns the local file's content MD5 (hex), or nullopt when it cannot be read.
-using Md5Of = std::function<std::optional<std::string>(const LocalFile&)>;
-
 // Decides every object of `remote` (keys relative to the backup root). Keys that are not safe
 // relative paths (CheckSafeKey without control bytes) are rejected; excluded keys are skipped
 // and counted. A local file is identical when its size matches and either its mtime equals the
