@@ -11,4 +11,8 @@ bool IsMd5Etag(std::string_view etag) {
          });
 }
 
+Status Remote::ListVersions(std::string_view, const VersionSink&, const CallOptions&) {
+  return Fail(ErrorKind::kUnsupported, "list versions: " + Describe() + " keeps no versions");
+}
+
 }  // namespace cfgsync
