@@ -220,7 +220,9 @@ class LocalRemote final : public Remote {
       ::unlink(tmp.c_str());
       return std::unexpected(md5 ? same.error() : md5.error());
     }
-    FileTime data_mtime = meta.mtime.value_or(NowFileTime());
+    /* Without a stored mtime the data file keeps its source's, when the source is a file. */
+    const auto* file = dynamic_cast<const FdSource*>(&src);
+    FileTime data_mtime = meta.mtime.value_or(file ? file->version().mtime : NowFileTime());
     auto done = CommitData(tmp, data, data_mtime);
     if (!done) return std::unexpected(done.error());
     FileMeta stored = meta;

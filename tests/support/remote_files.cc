@@ -17,10 +17,14 @@ Result<ObjectInfo> PutFile(Remote& remote, const std::filesystem::path& src, std
 
 Result<ObjectInfo> GetFile(Remote& remote, std::string_view key, const std::filesystem::path& dest,
                            const CallOptions& opts) {
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(dest, ec);
   UniqueFd fd(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd) return std::unexpected(ErrnoError("create", dest));
   FdSink sink(fd.get());
-  return remote.Get(key, sink, opts);
+  auto got = remote.Get(key, sink, opts);
+  if (!got && !existed) std::filesystem::remove(dest, ec);
+  return got;
 }
 
 }  // namespace cfgsync::testing

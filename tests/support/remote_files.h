@@ -13,8 +13,8 @@ namespace cfgsync::testing {
 Result<ObjectInfo> PutFile(Remote& remote, const std::filesystem::path& src, std::string_view key,
                            const FileMeta& meta, const CallOptions& opts = {});
 
-// Creates or truncates `dest` (mode 0600) and Gets `key` into it. Create failure: kIo or
-// kNotFound; otherwise what Get returns.
+// Creates or truncates `dest` (mode 0600) and Gets `key` into it; a failed Get removes a
+// `dest` it created. Create failure: kIo or kNotFound; otherwise what Get returns.
 Result<ObjectInfo> GetFile(Remote& remote, std::string_view key, const std::filesystem::path& dest,
                            const CallOptions& opts = {});
 
