@@ -50,6 +50,10 @@ std::string_view KindName(ErrorKind kind) {
       return "unreadable";
     case ErrorKind::kProtocol:
       return "protocol";
+    case ErrorKind::kCancelled:
+      return "cancelled";
+    case ErrorKind::kUnsupported:
+      return "unsupported";
   }
   return "unknown";
 }

@@ -25,6 +25,8 @@ enum class ErrorKind {
   kIo,               // local filesystem failure
   kUnreadable,       // a local file to back up cannot be read: the file is at fault, not the remote
   kProtocol,         // the server answered something we cannot parse or did not expect
+  kCancelled,        // the caller asked the call to stop (a stop token): not retried
+  kUnsupported,      // the remote cannot do this at all (versions on a remote without them)
 };
 
 struct Error {

@@ -34,7 +34,15 @@ class LocalRemote final : public Remote {
 
   std::string Describe() const override { return root_.string(); }
 
-  Status CheckRoot() override { return RootStatus(); }
+  Capabilities Caps() const override {
+    return Capabilities{
+        .md5_in_listing = true, .meta_in_listing = true, .versions = false, .user_metadata = true};
+  }
+
+  Status CheckRoot(const CallOptions& opts = {}) override {
+    if (auto ok = CheckStop(opts.stop, "check root"); !ok) return ok;
+    return RootStatus();
+  }
 
   Status RootStatus() const {
     std::error_code ec;
@@ -43,8 +51,9 @@ class LocalRemote final : public Remote {
                                               root_.parent_path().string() + " does not exist");
   }
 
-  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override {
-    if (auto ok = CheckRoot(); !ok) return std::unexpected(ok.error().With("list"));
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix,
+                                       const CallOptions& opts = {}) override {
+    if (auto ok = CheckRoot(opts); !ok) return std::unexpected(ok.error().With("list"));
     std::vector<ObjectInfo> out;
     std::error_code ec;
     if (!fs::is_directory(root_, ec)) return out;
@@ -57,6 +66,7 @@ class LocalRemote final : public Remote {
         continue;
       }
       if (IsTempName(name) || !it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+      if (auto ok = CheckStop(opts.stop, "list"); !ok) return std::unexpected(ok.error());
       std::string key = p.lexically_relative(root_).generic_string();
       if (!key.starts_with(prefix)) continue;
       auto info = Describe(key);
@@ -73,8 +83,10 @@ class LocalRemote final : public Remote {
 
   /* A page at a time, in key order, one folder read at a time (a '/' after a folder's name
    * sorts it where its keys go): listing a large backup holds a page, not the backup. */
-  Status ListPages(std::string_view prefix, const PageSink& on_page) override {
-    if (auto ok = CheckRoot(); !ok) return std::unexpected(ok.error().With("list"));
+  Status ListPages(std::string_view prefix, const PageSink& on_page,
+                   const CallOptions& opts = {}) override {
+    if (auto ok = CheckStop(opts.stop, "list"); !ok) return ok;
+    if (auto ok = CheckRoot(opts); !ok) return std::unexpected(ok.error().With("list"));
     std::vector<ObjectInfo> page;
     std::size_t pages = 0;
     std::error_code ec;
@@ -85,37 +97,48 @@ class LocalRemote final : public Remote {
     return on_page(std::move(page));
   }
 
-  Result<ObjectInfo> Stat(std::string_view key) override {
+  Result<ObjectInfo> Stat(std::string_view key, const CallOptions& opts = {}) override {
+    if (auto ok = CheckStop(opts.stop, "stat"); !ok) return std::unexpected(ok.error());
     if (auto ok = Validate("stat", key); !ok) return std::unexpected(ok.error());
     auto info = Describe(key);
     if (!info) return std::unexpected(info.error().With("stat " + std::string(key)));
     return info;
   }
 
-  Result<ObjectInfo> Get(std::string_view key, const fs::path& dest) override {
+  Result<ObjectInfo> Get(std::string_view key, ByteSink& sink,
+                         const CallOptions& opts = {}) override {
     std::string ctx = "get " + std::string(key);
+    if (!opts.version_id.empty())
+      return Fail(ErrorKind::kUnsupported, ctx + ": " + Describe() + " keeps no versions");
+    if (auto ok = CheckStop(opts.stop, ctx); !ok) return std::unexpected(ok.error());
     if (auto ok = Validate("get", key); !ok) return std::unexpected(ok.error());
     auto info = Describe(key);
     if (!info) return std::unexpected(info.error().With(ctx));
-    auto src = OpenForRead(DataPath(key));
-    if (!src) return std::unexpected(src.error().With(ctx));
-    auto md5 = CopyFile(src->get(), dest, 0600, false);  // durability is the caller's call
-    if (!md5) return std::unexpected(md5.error().With(ctx));
-    if (*md5 != info->etag)
+    auto fd = OpenForRead(DataPath(key));
+    if (!fd) return std::unexpected(fd.error().With(ctx));
+    FileVersion whole;
+    whole.size = info->size;
+    FdSource src(fd->get(), whole);
+    auto md5 = CopySource(src, sink, opts.stop);
+    if (!md5 && md5.error().kind != ErrorKind::kChanged)
+      return std::unexpected(md5.error().With(ctx));
+    if (!md5 || *md5 != info->etag)
       return Fail(ErrorKind::kCorrupt, ctx + ": content changed while reading");
     return info;
   }
 
-  Result<ObjectInfo> Put(const fs::path& src, std::string_view key, const FileMeta& meta) override {
+  Result<ObjectInfo> Put(std::string_view key, const ByteSource& src, const FileMeta& meta,
+                         const CallOptions& opts = {}) override {
     std::string ctx = "put " + std::string(key);
+    if (auto ok = CheckStop(opts.stop, ctx); !ok) return std::unexpected(ok.error());
     if (auto ok = Validate("put", key); !ok) return std::unexpected(ok.error());
-    auto ok = PutData(src, key, meta);
+    auto ok = PutData(src, key, meta, opts.stop);
     if (!ok) return std::unexpected(ok.error().With(ctx));
     return *ok;
   }
 
-  Status Remove(std::span<const std::string> keys) override {
-    if (auto ok = CheckRoot(); !ok) return std::unexpected(ok.error().With("remove"));
+  Status Remove(std::span<const std::string> keys, const CallOptions& opts = {}) override {
+    if (auto ok = CheckRoot(opts); !ok) return std::unexpected(ok.error().With("remove"));
     for (const auto& key : keys) {
       if (auto ok = Validate("remove", key); !ok) return ok;
       for (const fs::path& p : {MetaPath(key), DataPath(key)}) {
@@ -232,50 +255,45 @@ class LocalRemote final : public Remote {
     return s;
   }
 
-  // Copies `src_fd` into a new file `dest` with `mode` (fsynced when `sync`); returns the
-  // content MD5.
-  static Result<std::string> CopyFile(int src_fd, const fs::path& dest, mode_t mode, bool sync) {
-    UniqueFd out(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-    if (!out) return std::unexpected(ErrnoError("create", dest));
-    Hasher md5(Hasher::Algo::kMd5);
-    std::vector<char> buf(std::size_t{64} * 1024);
-    for (;;) {
-      ssize_t n = ::read(src_fd, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Fail(ErrorKind::kIo, std::string("read: ") + std::strerror(errno));
-      if (n == 0) break;
-      std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
-      md5.Update(chunk);
-      if (auto ok = WriteAll(out.get(), chunk); !ok) return std::unexpected(ok.error());
-    }
-    if (sync && ::fsync(out.get()) != 0) return std::unexpected(ErrnoError("fsync", dest));
-    return HexEncode(md5.Final());
+  // Writes `src` into a new file `tmp` (mode 0600), fsynced; returns the content MD5.
+  static Result<std::string> WriteTemp(const ByteSource& src, const fs::path& tmp,
+                                       const std::stop_token& stop) {
+    UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!out) return std::unexpected(ErrnoError("create", tmp));
+    FdSink sink(out.get());
+    auto md5 = CopySource(src, sink, stop);
+    if (md5 && ::fsync(out.get()) != 0) return std::unexpected(ErrnoError("fsync", tmp));
+    return md5;
   }
 
-  Result<ObjectInfo> PutData(const fs::path& src, std::string_view key, const FileMeta& meta) {
-    auto in = OpenForRead(src);
-    if (!in) return std::unexpected(in.error());
-    auto before = VersionOf(in->get());
-    if (!before) return std::unexpected(before.error());
+  Result<ObjectInfo> PutData(const ByteSource& src, std::string_view key, const FileMeta& meta,
+                             const std::stop_token& stop) {
     fs::path data = DataPath(key);
     if (auto ok = MakeDirs(data.parent_path()); !ok) return std::unexpected(ok.error());
     fs::path tmp = TempPathFor(data);
-    auto md5 = CopyFile(in->get(), tmp, 0600, true);
-    auto after = VersionOf(in->get());
-    if (!md5 || !after || *after != *before) {
+    auto md5 = WriteTemp(src, tmp, stop);
+    Status same = md5 ? src.CheckUnchanged() : Status{};
+    if (!md5 || !same) {
       ::unlink(tmp.c_str());
-      if (!md5) return std::unexpected(md5.error());
-      if (!after) return std::unexpected(after.error());
-      return Fail(ErrorKind::kChanged, src.string() + " changed while being read");
+      return std::unexpected(md5 ? same.error() : md5.error());
     }
-    FileTime data_mtime = meta.mtime.value_or(before->mtime);
+    /* Without a stored mtime the data file keeps its source's, when the source is a file. */
+    const auto* file = dynamic_cast<const FdSource*>(&src);
+    FileTime data_mtime = meta.mtime.value_or(file ? file->version().mtime : NowFileTime());
     auto done = CommitData(tmp, data, data_mtime);
     if (!done) return std::unexpected(done.error());
     FileMeta stored = meta;
     stored.md5_hex = *md5;
-    if (auto ok = WriteMeta(key, stored, before->size, data_mtime); !ok)
+    if (auto ok = WriteMeta(key, stored, src.Size(), data_mtime); !ok)
       return std::unexpected(ok.error());
-    return ObjectInfo{std::string(key), before->size, *md5, ToWall(data_mtime), stored};
+    return ObjectInfo{std::string(key), src.Size(), *md5, ToWall(data_mtime), stored};
+  }
+
+  static FileTime NowFileTime() {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+    return FileTime{ns / 1'000'000'000, static_cast<std::uint32_t>(ns % 1'000'000'000)};
   }
 
   static Status CommitData(const fs::path& tmp, const fs::path& data, FileTime mtime) {

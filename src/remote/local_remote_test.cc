@@ -15,6 +15,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "support/files.h"
+#include "support/remote_files.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
@@ -77,7 +78,7 @@ class LocalRemoteTest : public ::testing::Test {
   // Puts `content` under `key` with `meta`; fails the test on error.
   ObjectInfo MustPut(const std::string& key, const std::string& content,
                      const FileMeta& meta = SampleMeta()) {
-    auto r = remote_->Put(Source(content), key, meta);
+    auto r = testing::PutFile(*remote_, Source(content), key, meta);
     EXPECT_TRUE(r.has_value()) << Text(r);
     return r ? *r : ObjectInfo{};
   }
@@ -132,7 +133,7 @@ TEST_F(LocalRemoteTest, DataFileGetsTheSourceMtimeWhenNoneIsGiven) {
   SetMtime(src, FileTime{1500000000, 7});
   FileMeta meta;
   meta.mode = 0100600;
-  auto r = remote_->Put(src, "b.ini", meta);
+  auto r = testing::PutFile(*remote_, src, "b.ini", meta);
   ASSERT_TRUE(r) << Text(r);
   EXPECT_EQ(MtimeOf(root_ / "b.ini"), (FileTime{1500000000, 7}));
 }
@@ -238,7 +239,7 @@ TEST_F(LocalRemoteTest, GetOfHandEditedDataFileReturnsTheNewContent) {
   MustPut("a.ini", "original");
   WriteFile(root_ / "a.ini", "changed");
   fs::path dest = tmp_.path() / "dest";
-  auto got = remote_->Get("a.ini", dest);
+  auto got = testing::GetFile(*remote_, "a.ini", dest);
   ASSERT_TRUE(got) << Text(got);
   EXPECT_EQ(ReadFile(dest), "changed");
   EXPECT_EQ(got->etag, Md5Hex("changed"));
@@ -262,7 +263,7 @@ TEST_F(LocalRemoteTest, MissingOrCorruptMetadataFallsBackToTheDataFile) {
 TEST_F(LocalRemoteTest, GetWritesContentAndReturnsStoredInfo) {
   MustPut("dir/f.bin", std::string("\0\1\2binary", 9));
   fs::path dest = tmp_.path() / "dest.bin";
-  auto got = remote_->Get("dir/f.bin", dest);
+  auto got = testing::GetFile(*remote_, "dir/f.bin", dest);
   ASSERT_TRUE(got) << Text(got);
   EXPECT_EQ(ReadFile(dest), std::string("\0\1\2binary", 9));
   ASSERT_TRUE(got->meta.has_value());
@@ -288,13 +289,13 @@ TEST_F(LocalRemoteTest, ReservedPrefixKeysRefused) {
   fs::path src = Source("x");
   for (std::string key :
        {".cfgsync-meta", ".cfgsync-meta/x", ".cfgsync-meta/a.ini.json", ".cfgsync-meta/a/b"}) {
-    auto put = remote_->Put(src, key, SampleMeta());
+    auto put = testing::PutFile(*remote_, src, key, SampleMeta());
     ASSERT_FALSE(put) << key;
     EXPECT_EQ(put.error().kind, ErrorKind::kInvalidArgument) << key;
     auto st = remote_->Stat(key);
     ASSERT_FALSE(st) << key;
     EXPECT_EQ(st.error().kind, ErrorKind::kInvalidArgument) << key;
-    auto got = remote_->Get(key, tmp_.path() / "dest");
+    auto got = testing::GetFile(*remote_, key, tmp_.path() / "dest");
     ASSERT_FALSE(got) << key;
     EXPECT_EQ(got.error().kind, ErrorKind::kInvalidArgument) << key;
   }
@@ -323,13 +324,13 @@ TEST_F(LocalRemoteTest, UnsafeKeysRefusedAndNothingWrittenOutside) {
                                      "a/",
                                      std::string("nul\0byte", 8)};
   for (const std::string& key : unsafe) {
-    auto put = remote_->Put(src, key, SampleMeta());
+    auto put = testing::PutFile(*remote_, src, key, SampleMeta());
     ASSERT_FALSE(put) << key;
     EXPECT_EQ(put.error().kind, ErrorKind::kInvalidArgument) << key;
     auto st = remote_->Stat(key);
     ASSERT_FALSE(st) << key;
     EXPECT_EQ(st.error().kind, ErrorKind::kInvalidArgument) << key;
-    auto got = remote_->Get(key, tmp_.path() / "dest");
+    auto got = testing::GetFile(*remote_, key, tmp_.path() / "dest");
     ASSERT_FALSE(got) << key;
     EXPECT_EQ(got.error().kind, ErrorKind::kInvalidArgument) << key;
     std::vector<std::string> keys = {key};
@@ -361,7 +362,7 @@ TEST_F(LocalRemoteTest, MissingRootUnderExistingParentIsEmpty) {
   auto st = remote_->Stat("a.ini");
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().kind, ErrorKind::kNotFound) << Text(st);
-  auto got = remote_->Get("a.ini", tmp_.path() / "dest");
+  auto got = testing::GetFile(*remote_, "a.ini", tmp_.path() / "dest");
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().kind, ErrorKind::kNotFound) << Text(got);
   std::vector<std::string> keys = {"a.ini"};
@@ -387,10 +388,10 @@ TEST_F(LocalRemoteTest, MissingParentIsNoSuchBucketForEveryMethod) {
   auto st = remote->Stat("a.ini");
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().kind, ErrorKind::kNoSuchBucket);
-  auto got = remote->Get("a.ini", tmp_.path() / "dest");
+  auto got = testing::GetFile(*remote, "a.ini", tmp_.path() / "dest");
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().kind, ErrorKind::kNoSuchBucket);
-  auto put = remote->Put(src, "a.ini", SampleMeta());
+  auto put = testing::PutFile(*remote, src, "a.ini", SampleMeta());
   ASSERT_FALSE(put);
   EXPECT_EQ(put.error().kind, ErrorKind::kNoSuchBucket);
   std::vector<std::string> keys = {"a.ini"};
@@ -401,7 +402,7 @@ TEST_F(LocalRemoteTest, MissingParentIsNoSuchBucketForEveryMethod) {
 }
 
 TEST_F(LocalRemoteTest, MissingSourceIsNotFoundAndLeavesNothing) {
-  auto put = remote_->Put(tmp_.path() / "no-such-file", "a.ini", SampleMeta());
+  auto put = testing::PutFile(*remote_, tmp_.path() / "no-such-file", "a.ini", SampleMeta());
   ASSERT_FALSE(put);
   EXPECT_EQ(put.error().kind, ErrorKind::kNotFound) << Text(put);
   EXPECT_FALSE(fs::exists(root_ / "a.ini"));
@@ -410,12 +411,12 @@ TEST_F(LocalRemoteTest, MissingSourceIsNotFoundAndLeavesNothing) {
 
 TEST_F(LocalRemoteTest, SourceThatIsNotARegularFileRefused) {
   fs::create_directories(tmp_.path() / "srcdir");
-  auto put = remote_->Put(tmp_.path() / "srcdir", "a.ini", SampleMeta());
+  auto put = testing::PutFile(*remote_, tmp_.path() / "srcdir", "a.ini", SampleMeta());
   ASSERT_FALSE(put);
   EXPECT_EQ(put.error().kind, ErrorKind::kInvalidArgument) << Text(put);
   fs::path target = Source("t", "target.txt");
   fs::create_symlink(target, tmp_.path() / "srclink");
-  auto put_link = remote_->Put(tmp_.path() / "srclink", "b.ini", SampleMeta());
+  auto put_link = testing::PutFile(*remote_, tmp_.path() / "srclink", "b.ini", SampleMeta());
   ASSERT_FALSE(put_link);
   EXPECT_EQ(put_link.error().kind, ErrorKind::kInvalidArgument) << Text(put_link);
   EXPECT_TRUE(TempFilesUnder(tmp_.path()).empty());

@@ -20,4 +20,8 @@ std::optional<std::string> StoredMd5(std::string_view etag, const std::optional<
 
 std::optional<std::string> StoredMd5(const ObjectInfo& o) { return StoredMd5(o.etag, o.meta); }
 
+Status Remote::ListVersions(std::string_view, const VersionSink&, const CallOptions&) {
+  return Fail(ErrorKind::kUnsupported, "list versions: " + Describe() + " keeps no versions");
+}
+
 }  // namespace cfgsync

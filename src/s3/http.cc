@@ -33,6 +33,7 @@ struct Exchange {
   Hasher md5{Hasher::Algo::kMd5};
   std::optional<Error> sink_error{};
   std::string abort_reason{};  // why a callback stopped the exchange
+  bool cancelled = false;      // the request's stop was requested
   std::size_t header_bytes = 0;
   bool answered = false;      // a status line arrived
   bool body_started = false;  // the first byte of a body arrived
@@ -43,7 +44,7 @@ struct Exchange {
 std::string Seconds(Millis d) { return std::to_string((d.count() + 999) / 1000) + "s"; }
 
 std::uint64_t BodyLength(const HttpRequest& req) {
-  return req.body_fd >= 0 ? req.body_length : req.body.size();
+  return req.body_source ? req.body_length : req.body.size();
 }
 
 std::size_t ReadBody(char* buf, std::size_t size, std::size_t n, void* user) {
@@ -51,18 +52,15 @@ std::size_t ReadBody(char* buf, std::size_t size, std::size_t n, void* user) {
   std::uint64_t left = BodyLength(*ex->req) - ex->sent;
   std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, size * n));
   if (want == 0) return 0;
-  if (ex->req->body_fd < 0) {
+  if (!ex->req->body_source) {
     std::memcpy(buf, ex->req->body.data() + ex->sent, want);
     ex->sent += want;
     return want;
   }
-  ssize_t got;
-  do {
-    got = ::pread(ex->req->body_fd, buf, want, static_cast<off_t>(ex->req->body_offset + ex->sent));
-  } while (got < 0 && errno == EINTR);
-  if (got <= 0) return CURL_READFUNC_ABORT;
-  ex->sent += static_cast<std::uint64_t>(got);
-  return static_cast<std::size_t>(got);
+  auto got = ex->req->body_source->ReadAt(ex->req->body_offset + ex->sent, std::span(buf, want));
+  if (!got || *got == 0) return CURL_READFUNC_ABORT;
+  ex->sent += *got;
+  return *got;
 }
 
 int SeekBody(void* user, curl_off_t offset, int origin) {
@@ -78,8 +76,8 @@ std::size_t WriteBody(char* data, std::size_t size, std::size_t n, void* user) {
   ex->body_started = true;
   long status = 0;
   curl_easy_getinfo(ex->curl, CURLINFO_RESPONSE_CODE, &status);
-  if (ex->req->sink_fd >= 0 && status >= 200 && status < 300) {
-    if (auto ok = WriteAll(ex->req->sink_fd, std::string_view(data, len)); !ok) {
+  if (ex->req->sink && status >= 200 && status < 300) {
+    if (auto ok = ex->req->sink->Write(std::span<const char>(data, len)); !ok) {
       ex->sink_error = ok.error();
       return 0;
     }
@@ -115,6 +113,10 @@ int OnProgress(void* user, curl_off_t dltotal, curl_off_t, curl_off_t ultotal, c
   auto* ex = static_cast<Exchange*>(user);
   const auto now = Steady::now();
   const HttpOptions& o = *ex->opts;
+  if (ex->req->stop.stop_requested()) {
+    ex->cancelled = true;
+    return 1;
+  }
   if (!ex->request_sent && ulnow >= ultotal) ex->request_sent = now;
   if (!ex->answered && ex->request_sent && now - *ex->request_sent > o.stall_timeout) {
     ex->abort_reason = "no answer within " + Seconds(o.stall_timeout) + " of the request";
@@ -233,7 +235,7 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &ex);
   if (req.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-  } else if (req.method == "PUT" || (req.method == "POST" && req.body_fd >= 0)) {
+  } else if (req.method == "PUT" || (req.method == "POST" && req.body_source)) {
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     /* Config files are small; curl's 64 KiB default upload buffer per connection would cost
      * a megabyte of the sidecar's memory across --transfers connections for no gain. */
@@ -261,6 +263,7 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
     pool_->idle.push_back(curl);
   }
   pool_->cv.notify_one();
+  if (ex.cancelled) return Fail(ErrorKind::kCancelled, "cancelled");
   if (ex.sink_error) return std::unexpected(ex.sink_error->With("writing the downloaded body"));
   if (rc != CURLE_OK && !ex.abort_reason.empty()) return Fail(ErrorKind::kNetwork, ex.abort_reason);
   /* libcurl reports a header line over its limit (100 kB) as running out of memory. */
@@ -268,7 +271,7 @@ Result<HttpResponse> HttpClient::Perform(const HttpRequest& req) {
     return Fail(ErrorKind::kNetwork, "the server's response headers are too large (over 100 kB)");
   if (rc != CURLE_OK) return std::unexpected(CurlError(rc, errbuf));
   resp.status = static_cast<int>(status);
-  if (req.sink_fd >= 0) resp.sink_md5_hex = HexEncode(ex.md5.Final());
+  if (req.sink) resp.sink_md5_hex = HexEncode(ex.md5.Final());
   return resp;
 }
 

@@ -1,15 +1,17 @@
 // A thin libcurl client: a pool of easy handles (each keeps its connection alive for reuse),
-// request bodies streamed from a file range, response bodies streamed into a file.
+// request bodies streamed from a range of a ByteSource, response bodies streamed into a ByteSink.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "remote/stream.h"
 
 namespace cfgsync::s3 {
 
@@ -19,18 +21,19 @@ struct HttpRequest {
   std::string method = "GET";  // GET, HEAD, PUT, POST, DELETE
   std::string url;
   HeaderList headers;
-  std::string body;  // used when body_fd < 0
-  int body_fd = -1;  // when >= 0, the body is body_length bytes of this file from body_offset
-  std::uint64_t body_offset = 0;
+  std::string body;                         // used when body_source is null
+  const ByteSource* body_source = nullptr;  // when set, the body is body_length bytes of it
+  std::uint64_t body_offset = 0;            // from this offset
   std::uint64_t body_length = 0;
-  int sink_fd = -1;  // when >= 0, a 2xx response body is written here (from its current offset)
+  ByteSink* sink = nullptr;  // when set, a 2xx response body is written here
+  std::stop_token stop;      // stop requested: the exchange is aborted within about a second
 };
 
 struct HttpResponse {
   int status = 0;
   HeaderList headers;        // names lower-cased, in arrival order
   std::string body;          // error bodies and small 2xx bodies (capped); empty when sunk
-  std::string sink_md5_hex;  // MD5 of what was written to sink_fd
+  std::string sink_md5_hex;  // MD5 of what was written to the sink
   std::uint64_t sink_bytes = 0;
   // The first header called `name` (lower-case), or "" when absent.
   std::string Header(std::string_view name) const;
@@ -62,9 +65,9 @@ class HttpClient {
 
   // Performs one exchange; thread-safe. Any HTTP status is a success here; transport failures
   // (connect, DNS, a deadline of HttpOptions passed, truncated bodies, oversized headers) are
-  // kNetwork, TLS verification failures and bad URLs are kConfig, a failed write to sink_fd is
-  // kIo with the errno text (a full disk says so). Messages name the cause, never a header
-  // value.
+  // kNetwork, TLS verification failures and bad URLs are kConfig, a failed write to the sink is
+  // kIo with the errno text (a full disk says so), a stop requested is kCancelled. Messages name
+  // the cause, never a header value.
   Result<HttpResponse> Perform(const HttpRequest& request);
 
  private:

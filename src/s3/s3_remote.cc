@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <functional>
 #include <iterator>
 #include <mutex>
@@ -43,18 +44,9 @@ std::optional<Endpoint> ParseEndpoint(std::string_view url) {
   return e;
 }
 
-// The file being uploaded, and the version it had when opened.
-struct Source {
-  int fd;
-  FileVersion version;
-};
-
-// kChanged when the file is no longer the version it was when the upload started.
-Status Unchanged(const Source& src, const std::string& what) {
-  auto now = VersionOf(src.fd);
-  if (!now) return std::unexpected(now.error().With(what));
-  if (*now != src.version)
-    return Fail(ErrorKind::kChanged, what + ": the file changed while being read");
+// kChanged when the source is no longer the content it was when the upload started.
+Status Unchanged(const ByteSource& src, const std::string& what) {
+  if (auto ok = src.CheckUnchanged(); !ok) return std::unexpected(ok.error().With(what));
   return {};
 }
 
@@ -65,10 +57,10 @@ struct Call {
   QueryParams query;
   Headers headers;
   std::string body;
-  int body_fd = -1;
+  const ByteSource* body_source = nullptr;
   std::uint64_t body_offset = 0, body_length = 0;
   std::string payload_sha256;  // empty: computed from body
-  int sink_fd = -1;
+  ByteSink* sink = nullptr;
 };
 
 // The retries one operation may still make (S3Config::max_attempts - 1). Every request of a
@@ -76,7 +68,8 @@ struct Call {
 // steps nested in one operation cannot multiply them.
 struct Budget {
   int left;
-  int retries = 0;  // retries made so far: the backoff grows with them
+  int retries = 0;         // retries made so far: the backoff grows with them
+  std::stop_token stop{};  // the operation's: every request and pause of it ends when requested
 };
 
 // What Execute checks in a 2xx answer before accepting it. A failure of a retryable kind (a
@@ -112,8 +105,13 @@ class S3Remote final : public Remote {
     return "s3:" + cfg_.bucket + (cfg_.prefix.empty() ? "" : "/" + cfg_.prefix);
   }
 
-  Status CheckRoot() override {
-    Budget budget = NewBudget();
+  Capabilities Caps() const override {
+    return Capabilities{
+        .md5_in_listing = true, .meta_in_listing = false, .versions = true, .user_metadata = true};
+  }
+
+  Status CheckRoot(const CallOptions& opts = {}) override {
+    Budget budget = NewBudget(opts);
     return CheckRoot(budget);
   }
 
@@ -129,31 +127,37 @@ class S3Remote final : public Remote {
     return {};
   }
 
-  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
-  Status ListPages(std::string_view prefix, const PageSink& on_page) override;
-  Result<ObjectInfo> Stat(std::string_view key) override;
-  Result<ObjectInfo> Get(std::string_view key, const std::filesystem::path& dest) override;
-  Result<ObjectInfo> Put(const std::filesystem::path& src, std::string_view key,
-                         const FileMeta& meta) override;
-  Status Remove(std::span<const std::string> keys) override;
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix,
+                                       const CallOptions& opts = {}) override;
+  Status ListPages(std::string_view prefix, const PageSink& on_page,
+                   const CallOptions& opts = {}) override;
+  Result<ObjectInfo> Stat(std::string_view key, const CallOptions& opts = {}) override;
+  Result<ObjectInfo> Get(std::string_view key, ByteSink& sink,
+                         const CallOptions& opts = {}) override;
+  Result<ObjectInfo> Put(std::string_view key, const ByteSource& src, const FileMeta& meta,
+                         const CallOptions& opts = {}) override;
+  Status Remove(std::span<const std::string> keys, const CallOptions& opts = {}) override;
   Result<std::size_t> AbortStaleUploads() override;
 
  private:
   std::string FullKey(std::string_view key) const { return JoinKey(cfg_.prefix, key); }
-  Budget NewBudget() const { return Budget{std::max(1, cfg_.max_attempts) - 1}; }
-  Result<HttpResponse> Execute(const std::string& what, Call& call) {
-    Budget budget = NewBudget();
+  Budget NewBudget(const CallOptions& opts) const {
+    return Budget{std::max(1, cfg_.max_attempts) - 1, 0, opts.stop};
+  }
+  Result<HttpResponse> Execute(const std::string& what, Call& call, const CallOptions& opts) {
+    Budget budget = NewBudget(opts);
     return Execute(what, call, budget);
   }
+  void Pause(Millis delay, const std::stop_token& stop);
   Result<HttpResponse> Execute(const std::string& what, Call& call, Budget& budget,
                                const Check& check = {});
-  Result<HttpResponse> Attempt(const Call& call);
+  Result<HttpResponse> Attempt(const Call& call, const std::stop_token& stop);
   Error ErrorFor(const std::string& what, const HttpResponse& resp, bool is_head) const;
-  Result<ObjectInfo> PutSingle(const std::string& what, const Source& src, const std::string& full,
-                               const FileMeta& meta);
-  Result<ObjectInfo> PutMultipart(const std::string& what, const Source& src,
-                                  const std::string& full, const FileMeta& meta);
-  Result<std::string> UploadParts(const Source& src, const std::string& full,
+  Result<ObjectInfo> PutSingle(const std::string& what, const ByteSource& src,
+                               const std::string& full, const FileMeta& meta, Budget& budget);
+  Result<ObjectInfo> PutMultipart(const std::string& what, const ByteSource& src,
+                                  const std::string& full, const FileMeta& meta, Budget& budget);
+  Result<std::string> UploadParts(const ByteSource& src, const std::string& full,
                                   const std::string& upload_id, Budget& budget);
   Status AbortUpload(const std::string& key, const std::string& upload_id);
   Result<ObjectInfo> InfoFromHeaders(std::string key, const HttpResponse& resp) const;
@@ -173,7 +177,7 @@ void AddMetaHeaders(Headers& h, const FileMeta& meta) {
   for (const auto& [k, v] : EncodeMeta(meta)) h.emplace_back("x-amz-meta-" + k, v);
 }
 
-Result<HttpResponse> S3Remote::Attempt(const Call& call) {
+Result<HttpResponse> S3Remote::Attempt(const Call& call, const std::stop_token& stop) {
   auto ep = ParseEndpoint(cfg_.endpoint);
   if (!ep)
     return Fail(ErrorKind::kConfig, "endpoint \"" + cfg_.endpoint + "\" is not an http(s) URL");
@@ -190,14 +194,13 @@ Result<HttpResponse> S3Remote::Attempt(const Call& call) {
   req.url = ep->scheme + "://" + host + path + (qs.empty() ? "" : "?" + qs);
   req.headers = SignV4(std::move(sreq), cfg_.creds, cfg_.region, clock_->Wall());
   req.body = call.body;
-  req.body_fd = call.body_fd;
+  req.body_source = call.body_source;
   req.body_offset = call.body_offset;
   req.body_length = call.body_length;
-  req.sink_fd = call.sink_fd;
-  if (call.sink_fd >= 0) {
-    if (::ftruncate(call.sink_fd, 0) != 0 || ::lseek(call.sink_fd, 0, SEEK_SET) != 0) {
-      return Fail(ErrorKind::kIo, "truncate download file failed");
-    }
+  req.sink = call.sink;
+  req.stop = stop;
+  if (call.sink) {
+    if (auto ok = call.sink->Reset(); !ok) return std::unexpected(ok.error());
   }
   return http_.Perform(req);
 }
@@ -240,11 +243,15 @@ Result<HttpResponse> S3Remote::Execute(const std::string& what, Call& call, Budg
         return std::unexpected(last);
       }
       --budget.left;
-      clock_->SleepFor(
-          RetryDelay(++budget.retries, cfg_.base_backoff, cfg_.max_backoff, retry_after, rng));
+      Pause(RetryDelay(++budget.retries, cfg_.base_backoff, cfg_.max_backoff, retry_after, rng),
+            budget.stop);
     }
     retry_after.reset();
-    auto resp = Attempt(call);
+    if (auto ok = CheckStop(budget.stop, what); !ok) return std::unexpected(ok.error());
+    auto resp = Attempt(call, budget.stop);
+    if (!resp && resp.error().kind == ErrorKind::kCancelled) {
+      return std::unexpected(resp.error().With(what));
+    }
     if (!resp) {
       last = resp.error().With(what);
     } else if (resp->status >= 200 && resp->status < 300) {
@@ -257,6 +264,16 @@ Result<HttpResponse> S3Remote::Execute(const std::string& what, Call& call, Budg
     }
     if (!IsRetryable(last.kind)) return std::unexpected(last);
   }
+}
+
+/* The real clock's pause ends early when the operation is cancelled; a test clock advances
+ * instead of sleeping, so it needs no waking. */
+void S3Remote::Pause(Millis delay, const std::stop_token& stop) {
+  if (clock_ != &RealClock::Get()) return clock_->SleepFor(delay);
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  cv.wait_for(lock, stop, delay, [] { return false; });
 }
 
 Error S3Remote::MissingOrNoBucket(Error e, Budget& budget) {
@@ -277,18 +294,22 @@ Result<ObjectInfo> S3Remote::InfoFromHeaders(std::string key, const HttpResponse
   return info;
 }
 
-Result<std::vector<ObjectInfo>> S3Remote::List(std::string_view prefix) {
+Result<std::vector<ObjectInfo>> S3Remote::List(std::string_view prefix, const CallOptions& opts) {
   std::vector<ObjectInfo> out;
-  Status ok = ListPages(prefix, [&](std::vector<ObjectInfo> page) -> Status {
-    std::move(page.begin(), page.end(), std::back_inserter(out));
-    return {};
-  });
+  Status ok = ListPages(
+      prefix,
+      [&](std::vector<ObjectInfo> page) -> Status {
+        std::move(page.begin(), page.end(), std::back_inserter(out));
+        return {};
+      },
+      opts);
   if (!ok) return std::unexpected(ok.error());
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.key < b.key; });
   return out;
 }
 
-Status S3Remote::ListPages(std::string_view prefix, const PageSink& on_page) {
+Status S3Remote::ListPages(std::string_view prefix, const PageSink& on_page,
+                           const CallOptions& opts) {
   std::string full_prefix = JoinKey(cfg_.prefix, prefix);
   std::string strip = cfg_.prefix.empty() ? "" : cfg_.prefix + "/";
   std::string token;
@@ -299,7 +320,7 @@ Status S3Remote::ListPages(std::string_view prefix, const PageSink& on_page) {
     Call c;
     c.query = {{"list-type", "2"}, {"prefix", full_prefix}, {"encoding-type", "url"}};
     if (!token.empty()) c.query.emplace_back("continuation-token", token);
-    auto resp = Execute("list " + Describe(), c);
+    auto resp = Execute("list " + Describe(), c, opts);
     if (!resp) return std::unexpected(resp.error());
     auto page = ParseListObjectsV2(resp->body);
     if (!page) return std::unexpected(page.error().With("list " + Describe()));
@@ -328,11 +349,11 @@ Status S3Remote::ListPages(std::string_view prefix, const PageSink& on_page) {
   return {};
 }
 
-Result<ObjectInfo> S3Remote::Stat(std::string_view key) {
+Result<ObjectInfo> S3Remote::Stat(std::string_view key, const CallOptions& opts) {
   Call c;
   c.method = "HEAD";
   c.key = FullKey(key);
-  Budget budget = NewBudget();
+  Budget budget = NewBudget(opts);
   auto resp = Execute("stat " + std::string(key), c, budget);
   if (!resp) return std::unexpected(MissingOrNoBucket(resp.error(), budget));
   auto info = InfoFromHeaders(std::string(key), *resp);
@@ -340,13 +361,12 @@ Result<ObjectInfo> S3Remote::Stat(std::string_view key) {
   return info;
 }
 
-Result<ObjectInfo> S3Remote::Get(std::string_view key, const std::filesystem::path& dest) {
+Result<ObjectInfo> S3Remote::Get(std::string_view key, ByteSink& sink, const CallOptions& opts) {
   std::string what = "get " + std::string(key);
-  UniqueFd fd(::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd) return std::unexpected(ErrnoError("create", dest).With(what));
   Call c;
   c.key = FullKey(key);
-  c.sink_fd = fd.get();
+  c.sink = &sink;
+  if (!opts.version_id.empty()) c.query.emplace_back("versionId", opts.version_id);
   std::optional<ObjectInfo> got;
   auto verify = [&](const HttpResponse& resp) -> Status {
     auto parsed = InfoFromHeaders(std::string(key), resp);
@@ -358,49 +378,43 @@ Result<ObjectInfo> S3Remote::Get(std::string_view key, const std::filesystem::pa
     return Fail(ErrorKind::kCorrupt, what + ": content MD5 " + resp.sink_md5_hex +
                                          " does not match the stored " + *want);
   };
-  Budget budget = NewBudget();
+  Budget budget = NewBudget(opts);
   auto resp = Execute(what, c, budget, verify);
   if (!resp) return std::unexpected(MissingOrNoBucket(resp.error(), budget));
   return std::move(*got);
 }
 
-Result<ObjectInfo> S3Remote::Put(const std::filesystem::path& src, std::string_view key,
-                                 const FileMeta& meta) {
+Result<ObjectInfo> S3Remote::Put(std::string_view key, const ByteSource& src, const FileMeta& meta,
+                                 const CallOptions& opts) {
   std::string what = "put " + std::string(key);
-  auto fd = OpenForRead(src);
-  if (!fd) return std::unexpected(fd.error().With(what));
-  auto before = VersionOf(fd->get());
-  if (!before) return std::unexpected(before.error().With(what));
   std::string full = FullKey(key);
-  auto info = before->size >= cfg_.multipart_threshold
-                  ? PutMultipart(what, Source{fd->get(), *before}, full, meta)
-                  : PutSingle(what, Source{fd->get(), *before}, full, meta);
-  auto after = VersionOf(fd->get());
-  if (after && *after != *before) {
-    return Fail(ErrorKind::kChanged, what + ": " + src.string() + " changed while being read");
-  }
+  Budget budget = NewBudget(opts);
+  auto info = src.Size() >= cfg_.multipart_threshold ? PutMultipart(what, src, full, meta, budget)
+                                                     : PutSingle(what, src, full, meta, budget);
+  if (auto same = src.CheckUnchanged(); !same && same.error().kind == ErrorKind::kChanged)
+    return std::unexpected(same.error().With(what));
   if (!info) return std::unexpected(info.error());
   info->key = std::string(key);
   return info;
 }
 
-Result<ObjectInfo> S3Remote::PutSingle(const std::string& what, const Source& src,
-                                       const std::string& full, const FileMeta& meta) {
-  const int fd = src.fd;
-  const std::uint64_t size = src.version.size;
-  auto digest = DigestRange(fd, 0, size, true);
+Result<ObjectInfo> S3Remote::PutSingle(const std::string& what, const ByteSource& src,
+                                       const std::string& full, const FileMeta& meta,
+                                       Budget& budget) {
+  const std::uint64_t size = src.Size();
+  auto digest = DigestSource(src, 0, size, true);
   if (!digest) return std::unexpected(digest.error().With(what));
   if (auto ok = Unchanged(src, what); !ok) return std::unexpected(ok.error());
   Call c;
   c.method = "PUT";
   c.key = full;
-  c.body_fd = fd;
+  c.body_source = &src;
   c.body_length = size;
   c.payload_sha256 = digest->sha256_hex;
   c.headers.emplace_back("content-md5", Base64Encode(*HexDecode(digest->md5_hex)));
   c.headers.emplace_back("content-type", "application/octet-stream");
   AddMetaHeaders(c.headers, meta);
-  auto resp = Execute(what, c);
+  auto resp = Execute(what, c, budget);
   if (!resp) return std::unexpected(resp.error());
   FileMeta stored = meta;
   stored.md5_hex = digest->md5_hex;
@@ -408,11 +422,11 @@ Result<ObjectInfo> S3Remote::PutSingle(const std::string& what, const Source& sr
   return ObjectInfo{full, size, etag.empty() ? digest->md5_hex : etag, clock_->Wall(), stored};
 }
 
-Result<ObjectInfo> S3Remote::PutMultipart(const std::string& what, const Source& src,
-                                          const std::string& full, const FileMeta& meta) {
-  const int fd = src.fd;
-  const std::uint64_t size = src.version.size;
-  auto whole = DigestRange(fd, 0, size, false);
+Result<ObjectInfo> S3Remote::PutMultipart(const std::string& what, const ByteSource& src,
+                                          const std::string& full, const FileMeta& meta,
+                                          Budget& budget) {
+  const std::uint64_t size = src.Size();
+  auto whole = DigestSource(src, 0, size, false);
   if (!whole) return std::unexpected(whole.error().With(what));
   if (auto ok = Unchanged(src, what); !ok) return std::unexpected(ok.error());
   FileMeta stored = meta;
@@ -423,7 +437,6 @@ Result<ObjectInfo> S3Remote::PutMultipart(const std::string& what, const Source&
   init.query = {{"uploads", ""}};
   init.headers.emplace_back("content-type", "application/octet-stream");
   AddMetaHeaders(init.headers, stored);
-  Budget budget = NewBudget();
   auto resp = Execute(what + " (initiate multipart)", init, budget);
   if (!resp) return std::unexpected(resp.error());
   auto upload_id = ParseInitiateMultipartUpload(resp->body);
@@ -509,22 +522,21 @@ Result<std::size_t> S3Remote::AbortStaleUploads() {
 
 // Uploads the parts one after another, each streamed from the file (memory stays bounded by
 // curl's buffers whatever the part size), then completes the upload. Returns the final ETag.
-Result<std::string> S3Remote::UploadParts(const Source& src, const std::string& full,
+Result<std::string> S3Remote::UploadParts(const ByteSource& src, const std::string& full,
                                           const std::string& upload_id, Budget& budget) {
-  const int fd = src.fd;
-  const std::uint64_t size = src.version.size;
+  const std::uint64_t size = src.Size();
   std::vector<std::pair<int, std::string>> parts;
   std::uint64_t part_size = std::max<std::uint64_t>(cfg_.part_size, 5ull << 20);
   for (std::uint64_t off = 0; off < size; off += part_size) {
     std::uint64_t len = std::min(part_size, size - off);
     int number = static_cast<int>(parts.size()) + 1;
-    auto digest = DigestRange(fd, off, len, true);
+    auto digest = DigestSource(src, off, len, true);
     if (!digest) return std::unexpected(digest.error());
     Call c;
     c.method = "PUT";
     c.key = full;
     c.query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}};
-    c.body_fd = fd;
+    c.body_source = &src;
     c.body_offset = off;
     c.body_length = len;
     c.payload_sha256 = digest->sha256_hex;
@@ -545,7 +557,7 @@ Result<std::string> S3Remote::UploadParts(const Source& src, const std::string& 
   return ParseCompleteMultipartUpload(resp->body);
 }
 
-Status S3Remote::Remove(std::span<const std::string> keys) {
+Status S3Remote::Remove(std::span<const std::string> keys, const CallOptions& opts) {
   for (std::size_t i = 0; i < keys.size(); i += kDeleteBatch) {
     std::vector<std::string> batch;
     for (std::size_t j = i; j < std::min(keys.size(), i + kDeleteBatch); ++j) {
@@ -558,7 +570,7 @@ Status S3Remote::Remove(std::span<const std::string> keys) {
     c.headers.emplace_back("content-md5", Base64Encode(Md5(c.body)));
     c.headers.emplace_back("content-type", "application/xml");
     std::string what = "remove " + std::to_string(batch.size()) + " keys";
-    auto resp = Execute(what, c);
+    auto resp = Execute(what, c, opts);
     if (!resp) return std::unexpected(resp.error());
     auto result = ParseDeleteResult(resp->body);
     if (!result) return std::unexpected(result.error().With(what));

@@ -7,7 +7,9 @@
 #include <thread>
 #include <vector>
 
-#include "remote/mem_remote.h"
+#include "support/fault_remote.h"
+#include "support/mem_remote.h"
+#include "support/remote_files.h"
 
 namespace cfgsync {
 namespace {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -48,12 +49,20 @@ std::size_t Pusher::IndexSize() const {
   return index_.size();
 }
 
-Status Pusher::CheckReadable(const std::string& rel, std::optional<Gap>& gap) {
-  UniqueFd fd(::open((opts_.dir / rel).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (fd) return {};
+Result<UniqueFd> Pusher::CheckReadable(const std::string& rel, std::optional<Gap>& gap) {
+  const std::filesystem::path path = opts_.dir / rel;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (fd) return fd;
   const int err = errno;
   const std::string what = "open " + rel + ": " + std::strerror(err);
   if (err == ENOENT || err == ENOTDIR) return Fail(ErrorKind::kNotFound, what);
+  /* A symlink, socket or device is told by its type, as a stat of it would say, not by the
+   * error that opening it gave. */
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    gap = Gap{rel, GapReason::kSpecial, "not a regular file"};
+    return Fail(ErrorKind::kInvalidArgument, path.string() + ": not a regular file");
+  }
   if (err == ELOOP) {
     gap = Gap{rel, GapReason::kSymlink, "symlink (not followed)"};
     return Fail(ErrorKind::kInvalidArgument, what);
@@ -62,17 +71,20 @@ Status Pusher::CheckReadable(const std::string& rel, std::optional<Gap>& gap) {
   return Fail(ErrorKind::kUnreadable, what);
 }
 
+/* The file is opened and stat'ed once: the attributes stored, the size sent and the version
+ * checked for changes all come from that one fstat. Errors of opening it are the file's (a
+ * gap), told apart from a remote that refuses the upload. */
 Result<std::uint64_t> Pusher::Upload(const std::string& rel, std::optional<Gap>& gap) {
-  auto f = StatLocal(opts_.dir, rel);
-  if (!f) {
-    if (f.error().kind == ErrorKind::kInvalidArgument)
-      gap = Gap{rel, GapReason::kSpecial, "not a regular file"};
-    return std::unexpected(f.error());
+  auto fd = CheckReadable(rel, gap);
+  if (!fd) return std::unexpected(fd.error());
+  struct stat st;
+  if (::fstat(fd->get(), &st) != 0) return std::unexpected(ErrnoError("stat", opts_.dir / rel));
+  if (!S_ISREG(st.st_mode)) {
+    gap = Gap{rel, GapReason::kSpecial, "not a regular file"};
+    return Fail(ErrorKind::kInvalidArgument, (opts_.dir / rel).string() + ": not a regular file");
   }
-  /* Checked here, so that a file we may not read is told apart from a remote that refuses it:
-   * the remote opens the file again, and its errors are the remote's. */
-  if (auto ok = CheckReadable(rel, gap); !ok) return std::unexpected(ok.error());
-  auto info = remote_.Put(opts_.dir / rel, rel, f->meta);
+  FdSource src(fd->get(), VersionOf(st));
+  auto info = remote_.Put(rel, src, MetaFromStat(st), CallOptions{.stop = stop_.get_token()});
   if (!info) return std::unexpected(info.error());
   std::lock_guard lock(mu_);
   index_[rel] = RemoteEntry{info->size, info->etag, info->modified, info->meta};
@@ -82,7 +94,7 @@ Result<std::uint64_t> Pusher::Upload(const std::string& rel, std::optional<Gap>&
 // Fetches the stored attributes of a file whose content matches, and uploads it again only if
 // they differ from the local file's.
 Status Pusher::Verify(const std::string& rel, PushStats& stats, std::optional<Gap>& gap) {
-  auto st = remote_.Stat(rel);
+  auto st = remote_.Stat(rel, CallOptions{.stop = stop_.get_token()});
   if (!st) return std::unexpected(st.error());
   auto f = StatLocal(opts_.dir, rel);
   if (!f) return std::unexpected(f.error());
@@ -107,6 +119,8 @@ void CountFailure(const std::string& rel, const Error& e, std::optional<Gap>& ga
   if (gap) {
     ++stats.unprotected;
     gaps.push_back(std::move(*gap));
+  } else if (e.kind == ErrorKind::kCancelled) {
+    ++stats.failed;  // a shutdown stopped it: neither the file's fault nor the remote's
   } else if (e.kind == ErrorKind::kChanged || e.kind == ErrorKind::kNotFound) {
     ++stats.changed_while_read;
     if (e.kind == ErrorKind::kNotFound) gaps.push_back(Gap{rel, GapReason::kVanished, e.message});

@@ -8,10 +8,12 @@
 #include <filesystem>
 #include <mutex>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <utility>
 
 #include "core/clock.h"
+#include "core/fs.h"
 #include "remote/remote.h"
 #include "sync/filter.h"
 #include "sync/gaps.h"
@@ -103,8 +105,12 @@ class Pusher {
   void HoldInferredDeletions(std::string why);
 
   // Makes a reconcile under way start no further upload (the rest counts as failed), for a
-  // shutdown that must not wait for a whole pass. Requests under way finish. Thread-safe.
-  void Cancel() { cancelled_ = true; }
+  // shutdown that must not wait for a whole pass. Uploads under way are stopped too (their
+  // remote calls end with kCancelled). Thread-safe.
+  void Cancel() {
+    cancelled_ = true;
+    stop_.request_stop();
+  }
 
   // What cannot be backed up now. Thread-safe.
   const Gaps& gaps() const { return gaps_; }
@@ -121,8 +127,9 @@ class Pusher {
   // Aborts stale multipart uploads (Remote::AbortStaleUploads); a failure is only logged.
   void AbortStaleUploads();
   Result<Scanned> PlanWithGaps();
-  // Opens `rel` to check it can be read; the failure is a gap in `gap` when the file is at fault.
-  Status CheckReadable(const std::string& rel, std::optional<Gap>& gap);
+  // Opens `rel` for reading (not following a symlink); the failure is a gap in `gap` when the
+  // file is at fault.
+  Result<UniqueFd> CheckReadable(const std::string& rel, std::optional<Gap>& gap);
   Result<std::uint64_t> Upload(const std::string& rel, std::optional<Gap>& gap);
   Status Verify(const std::string& rel, PushStats& stats, std::optional<Gap>& gap);
   // The MD5 the index stores for `rel` when its size and attributes are those of `f`.
@@ -143,6 +150,7 @@ class Pusher {
   std::deque<std::pair<MonoTime, std::int64_t>> recent_;  // (when, objects deleted)
   std::int64_t deleting_ = 0;                             // objects being deleted right now
   std::atomic<bool> cancelled_{false};
+  std::stop_source stop_;  // requested by Cancel; its token goes with every upload
 };
 
 // Prints a plan on stdout, one "upload|check|delete KEY" line each, and the blocked deletions.

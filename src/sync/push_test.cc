@@ -16,8 +16,10 @@
 #include <vector>
 
 #include "core/hash.h"
-#include "remote/mem_remote.h"
+#include "support/fault_remote.h"
 #include "support/files.h"
+#include "support/mem_remote.h"
+#include "support/remote_files.h"
 #include "support/test_server.h"
 
 namespace cfgsync {

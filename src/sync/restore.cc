@@ -194,7 +194,14 @@ void Download(Run& run, const ObjectInfo& obj, const std::string& rel) {
   PendingFile f{std::make_shared<const UniqueFd>(std::move(*parent)),
                 TempPathFor(name).filename().string(), name, rel, 0};
   int dir = f.dir->get();
-  auto got = run.remote.Get(obj.key, PathViaFd(dir, f.tmp));
+  UniqueFd out(
+      ::openat(dir, f.tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!out) {
+    return Record(run, rel, Fail(ErrorKind::kIo, "create " + f.tmp + ": " + std::strerror(errno)),
+                  false);
+  }
+  FdSink sink(out.get());
+  auto got = run.remote.Get(obj.key, sink, CallOptions{.stop = run.opts.stop});
   if (!got) {
     ::unlinkat(dir, f.tmp.c_str(), 0);
     return Record(run, rel, std::unexpected(got.error()), false);
@@ -204,12 +211,10 @@ void Download(Run& run, const ObjectInfo& obj, const std::string& rel) {
   if (!merged.meta || (!merged.meta->mtime && obj.meta)) merged.meta = obj.meta;
   if (merged.modified == WallTime{}) merged.modified = obj.modified;
   FileMeta meta = TargetMeta(run, merged);
-  UniqueFd fd(::openat(dir, f.tmp.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  Status ok = fd ? Status{} : Fail(ErrorKind::kIo, "open " + f.tmp + ": " + std::strerror(errno));
   bool chown = run.opts.chown.has_value() || run.can_chown;
-  if (ok) ok = ApplyMeta(fd.get(), meta, chown, rel);
+  Status ok = ApplyMeta(out.get(), meta, chown, rel);
   if (ok && run.GroupCovers(dir)) return run.group->Submit(std::move(f));
-  if (ok && ::fsync(fd.get()) != 0) {
+  if (ok && ::fsync(out.get()) != 0) {
     ok = Fail(ErrorKind::kIo, "fsync " + rel + ": " + std::strerror(errno));
   }
   Place(run, f, ok);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <stop_token>
 #include <string>
 
 #include "core/clock.h"
@@ -43,6 +44,8 @@ struct RestoreOptions {
   // The bucket as people should read it in the missing-bucket error, e.g.
   // "bucket \"backups\" (from SYNC_BUCKET)".
   std::string bucket_label;
+  // Stop requested (SIGTERM): downloads under way end with kCancelled, and no more start.
+  std::stop_token stop;
 };
 
 struct RestoreStats {

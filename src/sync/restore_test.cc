@@ -15,8 +15,10 @@
 #include <vector>
 
 #include "core/fs.h"
-#include "remote/mem_remote.h"
+#include "support/fault_remote.h"
 #include "support/files.h"
+#include "support/mem_remote.h"
+#include "support/remote_files.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
@@ -72,20 +74,29 @@ class PartialGetRemote final : public Remote {
   PartialGetRemote(MemRemote& target, std::string fail_key)
       : target_(target), fail_key_(std::move(fail_key)) {}
   std::string Describe() const override { return target_.Describe(); }
-  Status CheckRoot() override { return target_.CheckRoot(); }
-  Result<std::vector<ObjectInfo>> List(std::string_view prefix) override {
-    return target_.List(prefix);
+  Capabilities Caps() const override { return target_.Caps(); }
+  Status CheckRoot(const CallOptions& opts = {}) override { return target_.CheckRoot(opts); }
+  Result<std::vector<ObjectInfo>> List(std::string_view prefix,
+                                       const CallOptions& opts = {}) override {
+    return target_.List(prefix, opts);
   }
-  Result<ObjectInfo> Stat(std::string_view key) override { return target_.Stat(key); }
-  Result<ObjectInfo> Get(std::string_view key, const fs::path& dest) override {
-    if (key != fail_key_) return target_.Get(key, dest);
-    std::ofstream(dest, std::ios::binary) << "partial";
+  Result<ObjectInfo> Stat(std::string_view key, const CallOptions& opts = {}) override {
+    return target_.Stat(key, opts);
+  }
+  Result<ObjectInfo> Get(std::string_view key, ByteSink& sink,
+                         const CallOptions& opts = {}) override {
+    if (key != fail_key_) return target_.Get(key, sink, opts);
+    std::string_view partial = "partial";
+    (void)sink.Write(std::span<const char>(partial.data(), partial.size()));
     return Fail(ErrorKind::kTransient, "connection reset mid-transfer");
   }
-  Result<ObjectInfo> Put(const fs::path& src, std::string_view key, const FileMeta& m) override {
-    return target_.Put(src, key, m);
+  Result<ObjectInfo> Put(std::string_view key, const ByteSource& src, const FileMeta& m,
+                         const CallOptions& opts = {}) override {
+    return target_.Put(key, src, m, opts);
   }
-  Status Remove(std::span<const std::string> keys) override { return target_.Remove(keys); }
+  Status Remove(std::span<const std::string> keys, const CallOptions& opts = {}) override {
+    return target_.Remove(keys, opts);
+  }
 
  private:
   MemRemote& target_;

@@ -57,8 +57,4 @@ Status CheckReplaceable(int dir_fd, const std::string& name, std::string_view re
   return {};
 }
 
-std::string PathViaFd(int dir_fd, const std::string& name) {
-  return "/proc/self/fd/" + std::to_string(dir_fd) + "/" + name;
-}
-
 }  // namespace cfgsync

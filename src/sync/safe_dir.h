@@ -29,8 +29,4 @@ Result<UniqueFd> OpenDirBeneath(int root_fd, std::string_view rel_dir, bool crea
 // replaces only a file). A symlink or folder there is kInvalidArgument naming `rel`.
 Status CheckReplaceable(int dir_fd, const std::string& name, std::string_view rel);
 
-// A path that reaches `name` inside the already-open folder `dir_fd` through /proc, for APIs
-// that take paths: it resolves through the open descriptor, not through the tree again.
-std::string PathViaFd(int dir_fd, const std::string& name);
-
 }  // namespace cfgsync

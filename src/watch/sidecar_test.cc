@@ -14,8 +14,10 @@
 #include <sstream>
 #include <thread>
 
-#include "remote/mem_remote.h"
+#include "support/fault_remote.h"
 #include "support/files.h"
+#include "support/mem_remote.h"
+#include "support/remote_files.h"
 #include "support/test_server.h"
 #include "sync/push.h"
 

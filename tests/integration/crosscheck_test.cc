@@ -19,6 +19,7 @@
 #include "remote/remote.h"
 #include "s3/s3_remote.h"
 #include "support/files.h"
+#include "support/remote_files.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
@@ -206,7 +207,7 @@ TEST_F(CrossCheckTest, CfgsyncUploadsReadBackWithRclone) {
   for (const auto& sample : Samples()) {
     fs::path src = scratch_.path() / "src.tmp";
     ASSERT_NO_FATAL_FAILURE(WriteFile(src, sample.content));
-    auto put = remote->Put(src, sample.key, sample.meta);
+    auto put = testing::PutFile(*remote, src, sample.key, sample.meta);
     ASSERT_TRUE(put) << sample.key << ": " << put.error().message;
   }
 
@@ -235,7 +236,7 @@ TEST_F(CrossCheckTest, CfgsyncUploadsReadBackWithAwscli) {
   for (const auto& sample : samples) {
     fs::path src = scratch_.path() / "src.tmp";
     ASSERT_NO_FATAL_FAILURE(WriteFile(src, sample.content));
-    auto put = remote->Put(src, sample.key, sample.meta);
+    auto put = testing::PutFile(*remote, src, sample.key, sample.meta);
     ASSERT_TRUE(put) << sample.key << ": " << put.error().message;
   }
 
@@ -282,7 +283,7 @@ TEST_F(CrossCheckTest, RcloneUploadsReadBackThroughCfgsync) {
     EXPECT_EQ(stat->meta->uid, sample.meta.uid);
     EXPECT_EQ(stat->meta->gid, sample.meta.gid);
     fs::path dest = scratch_.path() / "got.tmp";
-    auto got = remote->Get(sample.key, dest);
+    auto got = testing::GetFile(*remote, sample.key, dest);
     ASSERT_TRUE(got) << got.error().message;
     EXPECT_EQ(ReadFile(dest), sample.content);
   }

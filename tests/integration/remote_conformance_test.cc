@@ -26,6 +26,7 @@
 #include "remote/remote.h"
 #include "s3/s3_remote.h"
 #include "support/files.h"
+#include "support/remote_files.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
@@ -171,12 +172,12 @@ class RemoteConformanceTest : public ::testing::TestWithParam<Backend> {
                                const FileMeta& meta = SampleMeta()) {
     fs::path src = scratch_.path() / ("src-" + std::to_string(++files_));
     WriteFile(src, content);
-    return remote.Put(src, key, meta);
+    return testing::PutFile(remote, src, key, meta);
   }
 
   Result<std::string> GetString(const std::string& key) {
     fs::path dest = scratch_.path() / ("dest-" + std::to_string(++files_));
-    auto got = remote_->Get(key, dest);
+    auto got = testing::GetFile(*remote_, key, dest);
     if (!got) return std::unexpected(got.error());
     return ReadFile(dest);
   }
@@ -192,7 +193,7 @@ class RemoteConformanceTest : public ::testing::TestWithParam<Backend> {
       workers.emplace_back([&, t, src] {
         auto remote = MakeRemote();
         for (std::size_t i = static_cast<std::size_t>(t); i < keys.size(); i += threads) {
-          auto put = remote->Put(src, keys[i], SampleMeta());
+          auto put = testing::PutFile(*remote, src, keys[i], SampleMeta());
           if (put) continue;
           std::lock_guard lock(mu);
           failures.push_back(keys[i] + ": " + ErrorText(put));
@@ -333,7 +334,7 @@ TEST_P(RemoteConformanceTest, MetadataRoundTripsThroughStatAndGet) {
   }
 
   fs::path dest = scratch_.path() / "meta-dest";
-  auto get = remote_->Get("meta/app.ini", dest);
+  auto get = testing::GetFile(*remote_, "meta/app.ini", dest);
   ASSERT_TRUE(get) << ErrorText(get);
   EXPECT_EQ(ReadFile(dest), content);
   ASSERT_TRUE(get->meta.has_value());
@@ -393,7 +394,8 @@ TEST_P(RemoteConformanceTest, MissingObjectIsNotFound) {
   ASSERT_TRUE(PutString(*remote_, "folder/inner.ini", "i\n"));
   for (std::string key : {"absent.ini", "present.ini/child", "folder"}) {
     EXPECT_TRUE(FailsWith(remote_->Stat(key), ErrorKind::kNotFound)) << "Stat " << key;
-    EXPECT_TRUE(FailsWith(remote_->Get(key, scratch_.path() / "x"), ErrorKind::kNotFound))
+    EXPECT_TRUE(
+        FailsWith(testing::GetFile(*remote_, key, scratch_.path() / "x"), ErrorKind::kNotFound))
         << "Get " << key;
   }
 }
@@ -401,7 +403,7 @@ TEST_P(RemoteConformanceTest, MissingObjectIsNotFound) {
 TEST_P(RemoteConformanceTest, GetOfMissingObjectLeavesNoPartialData) {
   ASSERT_TRUE(PutString(*remote_, "dir/present.ini", "p\n"));
   fs::path dest = scratch_.path() / "never-written";
-  auto got = remote_->Get("dir/absent.ini", dest);
+  auto got = testing::GetFile(*remote_, "dir/absent.ini", dest);
   EXPECT_TRUE(FailsWith(got, ErrorKind::kNotFound));
   std::error_code ec;
   EXPECT_TRUE(!fs::exists(dest) || fs::file_size(dest, ec) == 0)
@@ -409,7 +411,7 @@ TEST_P(RemoteConformanceTest, GetOfMissingObjectLeavesNoPartialData) {
 }
 
 TEST_P(RemoteConformanceTest, PutOfMissingSourceIsNotFound) {
-  auto put = remote_->Put(scratch_.path() / "no-such-file", "x.ini", SampleMeta());
+  auto put = testing::PutFile(*remote_, scratch_.path() / "no-such-file", "x.ini", SampleMeta());
   EXPECT_TRUE(FailsWith(put, ErrorKind::kNotFound));
   EXPECT_TRUE(FailsWith(remote_->Stat("x.ini"), ErrorKind::kNotFound));
 }
@@ -465,7 +467,7 @@ TEST_P(RemoteConformanceTest, LargeFileRoundTripsViaMultipart) {
   ASSERT_NO_FATAL_FAILURE(WriteRandomFile(src, kSize));
   const std::string md5 = Md5HexOfFile(src);
 
-  auto put = remote_->Put(src, "big/large.bin", SampleMeta());
+  auto put = testing::PutFile(*remote_, src, "big/large.bin", SampleMeta());
   ASSERT_TRUE(put) << ErrorText(put);
   EXPECT_EQ(put->size, kSize);
   auto stat = remote_->Stat("big/large.bin");
@@ -479,7 +481,7 @@ TEST_P(RemoteConformanceTest, LargeFileRoundTripsViaMultipart) {
   }
 
   fs::path dest = scratch_.path() / "large.got";
-  auto got = remote_->Get("big/large.bin", dest);
+  auto got = testing::GetFile(*remote_, "big/large.bin", dest);
   ASSERT_TRUE(got) << ErrorText(got);
   EXPECT_EQ(fs::file_size(dest), kSize);
   EXPECT_EQ(Md5HexOfFile(dest), md5);
@@ -500,7 +502,7 @@ TEST_P(RemoteConformanceTest, PutOfFileChangingWhileReadIsChanged) {
     }
   });
   while (touches == 0) std::this_thread::yield();
-  auto put = remote_->Put(src, "changing.bin", SampleMeta());
+  auto put = testing::PutFile(*remote_, src, "changing.bin", SampleMeta());
   stop = true;
   toucher.join();
   close(fd);
@@ -601,7 +603,8 @@ TEST_F(S3rverAuthTest, WrongSecretIsAuthPromptlyAndNeverShowsTheSecret) {
   check("CheckRoot", [&] { return remote->CheckRoot(); });
   check("List", [&] { return remote->List(""); });
   check("Stat", [&] { return remote->Stat("a.ini"); });
-  check("Put", [&] { return remote->Put(scratch.path() / "a.ini", "a.ini", SampleMeta()); });
+  check("Put",
+        [&] { return testing::PutFile(*remote, scratch.path() / "a.ini", "a.ini", SampleMeta()); });
 }
 
 }  // namespace

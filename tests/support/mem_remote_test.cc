@@ -1,4 +1,4 @@
-#include "remote/mem_remote.h"
+#include "support/mem_remote.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "core/hash.h"
+#include "support/fault_remote.h"
 #include "support/files.h"
+#include "support/remote_files.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
@@ -74,7 +76,7 @@ TEST_F(MemRemoteTest, MissingObjectIsNotFound) {
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().kind, ErrorKind::kNotFound);
   fs::path dest = tmp_.path() / "dest";
-  auto got = mem_.Get("nope", dest);
+  auto got = testing::GetFile(mem_, "nope", dest);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().kind, ErrorKind::kNotFound);
   EXPECT_TRUE(!fs::exists(dest) || fs::file_size(dest) == 0);
@@ -114,7 +116,7 @@ TEST_F(MemRemoteTest, GetWritesContentAndReturnsInfo) {
   mem_.Seed("d/f.bin", content, SampleMeta());
   fs::path dest = tmp_.path() / "dest";
   std::ofstream(dest) << "previous content that is longer";
-  auto got = mem_.Get("d/f.bin", dest);
+  auto got = testing::GetFile(mem_, "d/f.bin", dest);
   ASSERT_TRUE(got) << Text(got);
   EXPECT_EQ(ReadFile(dest), content);  // truncated, then written
   EXPECT_EQ(got->size, 8u);
@@ -124,7 +126,7 @@ TEST_F(MemRemoteTest, GetWritesContentAndReturnsInfo) {
 
 TEST_F(MemRemoteTest, PutStoresContentAndMetaWithMd5) {
   fs::path src = Source("uploaded");
-  auto put = mem_.Put(src, "x/y.ini", SampleMeta());
+  auto put = testing::PutFile(mem_, src, "x/y.ini", SampleMeta());
   ASSERT_TRUE(put) << Text(put);
   EXPECT_EQ(put->key, "x/y.ini");
   EXPECT_EQ(put->size, 8u);
@@ -142,7 +144,7 @@ TEST_F(MemRemoteTest, PutReplaces) {
   mem_.Seed("a", "old", SampleMeta());
   FileMeta m;
   m.mode = 0100600;
-  ASSERT_TRUE(mem_.Put(Source("new!"), "a", m));
+  ASSERT_TRUE(testing::PutFile(mem_, Source("new!"), "a", m));
   EXPECT_EQ(mem_.Content("a"), std::string("new!"));
   auto st = mem_.Stat("a");
   ASSERT_TRUE(st);
@@ -151,14 +153,14 @@ TEST_F(MemRemoteTest, PutReplaces) {
 }
 
 TEST_F(MemRemoteTest, PutOfMissingSourceIsNotFound) {
-  auto put = mem_.Put(tmp_.path() / "missing", "a", {});
+  auto put = testing::PutFile(mem_, tmp_.path() / "missing", "a", {});
   ASSERT_FALSE(put);
   EXPECT_EQ(put.error().kind, ErrorKind::kNotFound) << Text(put);
   EXPECT_EQ(mem_.Content("a"), std::nullopt);
 }
 
 TEST_F(MemRemoteTest, PutOfAFolderIsInvalidArgument) {
-  auto put = mem_.Put(tmp_.path(), "a", {});
+  auto put = testing::PutFile(mem_, tmp_.path(), "a", {});
   ASSERT_FALSE(put);
   EXPECT_EQ(put.error().kind, ErrorKind::kInvalidArgument) << Text(put);
 }
@@ -197,10 +199,10 @@ TEST_F(MemRemoteTest, MissingBucketFailsEveryCallUntilRestored) {
   auto st = mem_.Stat("a");
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().kind, ErrorKind::kNoSuchBucket);
-  auto got = mem_.Get("a", tmp_.path() / "dest");
+  auto got = testing::GetFile(mem_, "a", tmp_.path() / "dest");
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().kind, ErrorKind::kNoSuchBucket);
-  auto put = mem_.Put(src, "b", {});
+  auto put = testing::PutFile(mem_, src, "b", {});
   ASSERT_FALSE(put);
   EXPECT_EQ(put.error().kind, ErrorKind::kNoSuchBucket);
   std::vector<std::string> keys = {"a"};
@@ -213,7 +215,7 @@ TEST_F(MemRemoteTest, MissingBucketFailsEveryCallUntilRestored) {
   mem_.SetBucketMissing(false);
   EXPECT_TRUE(mem_.CheckRoot());
   EXPECT_TRUE(mem_.Stat("a"));
-  EXPECT_TRUE(mem_.Put(src, "b", {}));
+  EXPECT_TRUE(testing::PutFile(mem_, src, "b", {}));
 }
 
 TEST_F(MemRemoteTest, CallsCountsEachOperation) {
@@ -228,10 +230,10 @@ TEST_F(MemRemoteTest, CallsCountsEachOperation) {
   ASSERT_TRUE(mem_.List("a"));
   ASSERT_TRUE(mem_.Stat("a"));
   ASSERT_FALSE(mem_.Stat("missing"));  // failed calls count too
-  ASSERT_TRUE(mem_.Get("a", tmp_.path() / "d1"));
-  ASSERT_TRUE(mem_.Get("a", tmp_.path() / "d2"));
-  ASSERT_TRUE(mem_.Get("a", tmp_.path() / "d3"));
-  ASSERT_TRUE(mem_.Put(Source("p"), "p", {}));
+  ASSERT_TRUE(testing::GetFile(mem_, "a", tmp_.path() / "d1"));
+  ASSERT_TRUE(testing::GetFile(mem_, "a", tmp_.path() / "d2"));
+  ASSERT_TRUE(testing::GetFile(mem_, "a", tmp_.path() / "d3"));
+  ASSERT_TRUE(testing::PutFile(mem_, Source("p"), "p", {}));
   std::vector<std::string> keys = {"p", "a"};
   ASSERT_TRUE(mem_.Remove(keys));  // one call for a batch
   EXPECT_EQ(mem_.Calls(RemoteOp::kCheckRoot), 1);
@@ -269,9 +271,9 @@ TEST_F(FaultRemoteTest, WithoutHookForwardsEverything) {
   ASSERT_TRUE(st);
   EXPECT_EQ(st->meta->uid, 1000u);
   fs::path dest = tmp_.path() / "dest";
-  ASSERT_TRUE(fault_.Get("a", dest));
+  ASSERT_TRUE(testing::GetFile(fault_, "a", dest));
   EXPECT_EQ(ReadFile(dest), "content");
-  ASSERT_TRUE(fault_.Put(Source("up"), "b", {}));
+  ASSERT_TRUE(testing::PutFile(fault_, Source("up"), "b", {}));
   EXPECT_EQ(mem_.Content("b"), std::string("up"));
   std::vector<std::string> keys = {"a"};
   ASSERT_TRUE(fault_.Remove(keys));
@@ -299,9 +301,9 @@ TEST_F(FaultRemoteTest, InjectsPerOperationAndKey) {
       return Error{ErrorKind::kTransient, "injected 503", 503};
     return std::nullopt;
   });
-  auto ok = fault_.Get("a", tmp_.path() / "da");
+  auto ok = testing::GetFile(fault_, "a", tmp_.path() / "da");
   ASSERT_TRUE(ok) << Text(ok);
-  auto bad = fault_.Get("b", tmp_.path() / "db");
+  auto bad = testing::GetFile(fault_, "b", tmp_.path() / "db");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().kind, ErrorKind::kTransient);
   EXPECT_EQ(bad.error().message, "injected 503");
@@ -326,10 +328,10 @@ TEST_F(FaultRemoteTest, InjectsIntoEveryMethod) {
   auto st = fault_.Stat("a");
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().kind, ErrorKind::kAuth);
-  auto got = fault_.Get("a", tmp_.path() / "d");
+  auto got = testing::GetFile(fault_, "a", tmp_.path() / "d");
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().kind, ErrorKind::kAuth);
-  auto put = fault_.Put(Source("s"), "b", {});
+  auto put = testing::PutFile(fault_, Source("s"), "b", {});
   ASSERT_FALSE(put);
   EXPECT_EQ(put.error().kind, ErrorKind::kAuth);
   std::vector<std::string> keys = {"a"};
@@ -354,8 +356,8 @@ TEST_F(FaultRemoteTest, HookSeesOperationAndKey) {
   mem_.Seed("k", "v");
   (void)fault_.CheckRoot();
   (void)fault_.Stat("k");
-  (void)fault_.Get("k", tmp_.path() / "d");
-  (void)fault_.Put(Source("p"), "put-key", {});
+  (void)testing::GetFile(fault_, "k", tmp_.path() / "d");
+  (void)testing::PutFile(fault_, Source("p"), "put-key", {});
   std::vector<std::string> keys = {"first", "second"};
   (void)fault_.Remove(keys);
   (void)fault_.Remove(std::vector<std::string>{});
@@ -386,11 +388,11 @@ TEST_F(FaultRemoteTest, SetHookReplacesAndEmptyHookForwards) {
     return std::nullopt;
   });
   EXPECT_TRUE(fault_.Stat("a"));
-  auto put = fault_.Put(Source("x"), "x", {});
+  auto put = testing::PutFile(fault_, Source("x"), "x", {});
   ASSERT_FALSE(put);
   EXPECT_EQ(put.error().kind, ErrorKind::kThrottled);
   fault_.SetHook({});
-  EXPECT_TRUE(fault_.Put(Source("x"), "x", {}));
+  EXPECT_TRUE(testing::PutFile(fault_, Source("x"), "x", {}));
   EXPECT_EQ(mem_.Content("x"), std::string("x"));
 }
 
