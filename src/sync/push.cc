@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <limits>
 
 #include "core/fs.h"
 #include "core/log.h"
@@ -88,6 +89,7 @@ Result<std::uint64_t> Pusher::Upload(const std::string& rel, std::optional<Gap>&
   if (!info) return std::unexpected(info.error());
   std::lock_guard lock(mu_);
   index_[rel] = RemoteEntry{info->size, info->etag, info->modified, info->meta};
+  NoteWritten(rel);
   return info->size;
 }
 
@@ -101,6 +103,7 @@ Status Pusher::Verify(const std::string& rel, PushStats& stats, std::optional<Ga
   if (st->meta && SameAttributes(f->meta, *st->meta)) {
     std::lock_guard lock(mu_);
     index_[rel] = RemoteEntry{st->size, st->etag, st->modified, st->meta};
+    NoteWritten(rel);
     ++stats.identical;
     return {};
   }
@@ -192,6 +195,10 @@ Status Pusher::ApplyPlan(const PushPlan& plan, PushStats& stats, std::vector<Gap
   return {};
 }
 
+void Pusher::NoteWritten(const std::string& key) {
+  if (merging_) written_while_merging_.insert(key);
+}
+
 struct Pusher::Scanned {
   PushPlan plan;
   std::vector<Gap> gaps;
@@ -214,18 +221,25 @@ std::vector<Gap> SortedGaps(std::vector<Gap> gaps) {
 Result<Pusher::Scanned> Pusher::PlanWithGaps() {
   TreeStream local(opts_.dir, filter_);
   const Status started = local.Start();
-  PlanMerge merge(local, &index_, mu_, filter_,
-                  [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); });
+  {
+    std::lock_guard lock(mu_);
+    merging_ = true;
+  }
+  PlanMerge merge(
+      local, &index_, mu_, filter_, [&](const LocalFile& f) { return LocalMd5(opts_.dir, f); },
+      std::numeric_limits<std::size_t>::max(), &written_while_merging_);
   Status listed = remote_.ListPages("", [&](std::vector<ObjectInfo> page) -> Status {
     if (!started) return started;
     return merge.Page(std::move(page));
   });
+  auto plan = listed && started ? merge.Finish(opts_.guard) : Result<PushPlan>{};
+  std::lock_guard lock(mu_);
+  merging_ = false;
+  written_while_merging_.clear();
   if (!listed) return std::unexpected(listed.error());
   if (!started) return std::unexpected(started.error());
-  auto plan = merge.Finish(opts_.guard);
   if (!plan) return std::unexpected(plan.error());
   Scanned out{std::move(*plan), SortedGaps(local.gaps())};
-  std::lock_guard lock(mu_);
   if (!hold_inferred_.empty() && !out.plan.deletes.empty()) {
     out.plan.blocked_deletes = static_cast<std::int64_t>(out.plan.deletes.size());
     out.plan.guard_reason = hold_inferred_;
@@ -422,7 +436,10 @@ Result<PushStats> Pusher::RemovePaths(const std::vector<std::string>& rels, bool
   std::lock_guard lock(mu_);
   deleting_ -= static_cast<std::int64_t>(keys.size());
   if (!ok) return std::unexpected(ok.error());
-  for (const auto& k : keys) index_.erase(k);
+  for (const auto& k : keys) {
+    index_.erase(k);
+    NoteWritten(k);
+  }
   recent_.emplace_back(clock_.Mono(), static_cast<std::int64_t>(keys.size()));
   stats.deleted = static_cast<std::int64_t>(keys.size());
   stats.reached_remote = true;

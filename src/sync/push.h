@@ -19,6 +19,7 @@
 #include "sync/gaps.h"
 #include "sync/push_plan.h"
 #include "sync/push_plan_index.h"
+#include "sync/push_plan_merge.h"
 
 namespace cfgsync {
 
@@ -149,6 +150,12 @@ class Pusher {
   std::string hold_inferred_;  // why every inferred deletion is held, "" when none is
   std::deque<std::pair<MonoTime, std::int64_t>> recent_;  // (when, objects deleted)
   std::int64_t deleting_ = 0;                             // objects being deleted right now
+  /* While a reconcile merges the listing into the index, the keys that pushes store or delete:
+   * the pages, listed earlier, must not overwrite them with what was stored before. */
+  bool merging_ = false;
+  KeySet written_while_merging_;
+  // Records under mu_ that a push has stored or deleted `key`.
+  void NoteWritten(const std::string& key);
   std::atomic<bool> cancelled_{false};
   std::stop_source stop_;  // requested by Cancel; its token goes with every upload
 };

@@ -5,13 +5,14 @@
 namespace cfgsync {
 
 PlanMerge::PlanMerge(TreeStream& local, StoredIndex* index, std::mutex& mu, const Filter& filter,
-                     Md5Of md5_of, std::size_t max_delete_names)
+                     Md5Of md5_of, std::size_t max_delete_names, const KeySet* written)
     : local_(local),
       index_(index),
       mu_(mu),
       filter_(filter),
       md5_of_(std::move(md5_of)),
-      max_delete_names_(max_delete_names) {}
+      max_delete_names_(max_delete_names),
+      written_(written) {}
 
 Result<LocalFile*> PlanMerge::Current() {
   if (!started_) {
@@ -36,8 +37,14 @@ Status PlanMerge::UploadBefore(const std::optional<std::string_view>& key) {
 void PlanMerge::DropUnlisted(const std::optional<std::string_view>& key) {
   auto from = last_key_ ? index_->upper_bound(*last_key_) : index_->begin();
   auto to = key ? index_->lower_bound(*key) : index_->end();
-  if (from != index_->end() && (to == index_->end() || from->first < to->first))
-    index_->erase(from, to);
+  if (from == index_->end() || (to != index_->end() && !(from->first < to->first))) return;
+  while (from != to) {
+    if (written_ && written_->contains(from->first)) {
+      ++from;  // stored by a push after the listing began: not listed, yet there
+    } else {
+      from = index_->erase(from);
+    }
+  }
 }
 
 RemoteEntry PlanMerge::Record(ObjectInfo& o) {
@@ -46,6 +53,11 @@ RemoteEntry PlanMerge::Record(ObjectInfo& o) {
   std::lock_guard lock(mu_);
   DropUnlisted(o.key);
   auto it = index_->lower_bound(o.key);
+  if (written_ && written_->contains(o.key)) {
+    /* A push stored or deleted it after this page was listed: the index is newer. */
+    if (it != index_->end() && it->first == o.key) return it->second.Expand();
+    return stored;
+  }
   if (it != index_->end() && it->first == o.key) {
     const StoredEntry& old = it->second;
     if (!stored.meta && old.HasMeta() && old.size() == stored.size && old.EtagIs(stored.etag))

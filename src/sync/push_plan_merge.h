@@ -7,6 +7,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@
 #include "sync/push_plan_index.h"
 
 namespace cfgsync {
+
+// Keys, sorted, looked up by string_view.
+using KeySet = std::set<std::string, std::less<>>;
 
 /* A full listing and a full scan held side by side, each as a map or vector of strings, cost
  * several hundred bytes a file at the peak of a reconcile. Both come in key order (the walk
@@ -30,9 +34,12 @@ class PlanMerge {
   // kept), guarded by `mu`, ends up holding exactly the listed objects; an entry of ours that
   // knows the stored attributes keeps them when the listing does not carry them and the object
   // is the same (size and etag). The lock is taken per object and never while hashing, so that
-  // pushes go on meanwhile. At most `max_delete_names` deletions are named.
+  // pushes go on meanwhile. `written` (may be null; guarded by `mu`) holds the keys that pushes
+  // stored or deleted since the listing began: their index entries are newer than any page and
+  // are left as they are. At most `max_delete_names` deletions are named.
   PlanMerge(TreeStream& local, StoredIndex* index, std::mutex& mu, const Filter& filter,
-            Md5Of md5_of, std::size_t max_delete_names = std::numeric_limits<std::size_t>::max());
+            Md5Of md5_of, std::size_t max_delete_names = std::numeric_limits<std::size_t>::max(),
+            const KeySet* written = nullptr);
 
   // Takes the next page of the listing (Remote::ListPages' sink). Fails with the local walk's
   // error (a folder that cannot be read after it was opened).
@@ -59,6 +66,7 @@ class PlanMerge {
   const Filter& filter_;
   Md5Of md5_of_;
   std::size_t max_delete_names_;
+  const KeySet* written_;
   bool started_ = false;
   LocalFile* current_ = nullptr;
   std::optional<std::string> last_key_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <string>
@@ -34,7 +35,8 @@ class PlanMergeTest : public ::testing::Test {
                  const DeleteGuard& guard = DeleteGuard{}) {
     TreeStream local(tmp_.path(), filter_);
     EXPECT_TRUE(local.Start());
-    PlanMerge merge(local, &index_, mu_, filter_, Md5());
+    PlanMerge merge(local, &index_, mu_, filter_, Md5(), std::numeric_limits<std::size_t>::max(),
+                    &written_);
     for (std::size_t i = 0; i < listing.size(); i += page_size) {
       std::vector<ObjectInfo> page(
           listing.begin() + static_cast<std::ptrdiff_t>(i),
@@ -68,6 +70,7 @@ class PlanMergeTest : public ::testing::Test {
   Filter filter_ = *Filter::Build(FilterOptions{});
   StoredIndex index_;
   std::mutex mu_;
+  KeySet written_;  // keys pushes wrote while the listing was read
 };
 
 void ExpectSame(const PushPlan& a, const PushPlan& b) {
@@ -141,6 +144,25 @@ TEST_F(PlanMergeTest, IndexKeepsOurAttributesAndDropsUnlisted) {
   EXPECT_EQ(Keys(), (Strings{"a.ini", "c.ini"}));
   EXPECT_EQ(index_.at("a.ini").Expand().meta, ours.meta);
   EXPECT_FALSE(index_.at("c.ini").HasMeta());
+}
+
+// A push that stored or deleted a key after the listing began left the index newer than the
+// listing: the merge neither overwrites nor drops that entry, nor brings back a deleted one.
+TEST_F(PlanMergeTest, KeysWrittenWhileListingKeepTheirNewerEntries) {
+  Write("a.ini", "new content");
+  Write("fresh.ini", "pushed during the listing");
+  for (const char* rel : {"a.ini", "fresh.ini"}) {
+    const ObjectInfo o = Object(rel, testing::ReadFile(tmp_.path() / rel));
+    index_[rel] = RemoteEntry{o.size, o.etag, o.modified, o.meta};
+  }
+  written_ = {"a.ini", "fresh.ini", "gone.ini"};
+  const std::vector<ObjectInfo> listing = {Object("a.ini", "old"), Object("gone.ini", "x")};
+  const PushPlan plan = Merge(listing, 1);
+  EXPECT_EQ(Keys(), (Strings{"a.ini", "fresh.ini"}));
+  EXPECT_TRUE(index_.at("a.ini").EtagIs(Md5Hex("new content")));
+  EXPECT_EQ(plan.verify, (Strings{"a.ini"}));       // same content as the push stored: no upload
+  EXPECT_EQ(plan.uploads, (Strings{"fresh.ini"}));  // not listed: planned as new, as before
+  EXPECT_EQ(plan.deletes, (Strings{"gone.ini"}));   // still listed: deleting again is harmless
 }
 
 TEST_F(PlanMergeTest, EmptyListingEmptiesIndexAndUploadsAll) {
