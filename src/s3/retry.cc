@@ -1,9 +1,9 @@
 #include "s3/retry.h"
 
 #include <algorithm>
-#include <charconv>
 #include <string>
 
+#include "core/number.h"
 #include "s3/response_headers.h"
 
 namespace cfgsync::s3 {
@@ -13,12 +13,11 @@ std::optional<Millis> ParseRetryAfter(std::string_view value, WallTime now) {
   while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
   if (value.empty()) return std::nullopt;
   if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    std::uint64_t seconds = 0;
-    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-    if (ec == std::errc::result_out_of_range) return kMaxRetryAfter;
-    if (ec != std::errc() || ptr != value.data() + value.size()) return std::nullopt;
-    if (seconds > static_cast<std::uint64_t>(kMaxRetryAfter.count() / 1000)) return kMaxRetryAfter;
-    return Millis(static_cast<std::int64_t>(seconds) * 1000);
+    // Digits only: ParseUnsigned fails on overflow alone, which is over the cap too.
+    auto seconds = ParseUnsigned<std::uint64_t>(value);
+    if (!seconds || *seconds > static_cast<std::uint64_t>(kMaxRetryAfter.count() / 1000))
+      return kMaxRetryAfter;
+    return Millis(static_cast<std::int64_t>(*seconds) * 1000);
   }
   auto when = ParseHttpDate(value);
   if (!when) return std::nullopt;
