@@ -99,6 +99,7 @@ TEST_F(PlanMergeTest, UploadsChangesAndDeletesLikePlanPush) {
 TEST_F(PlanMergeTest, GuardBlocksLikePlanPush) {
   Write("keep.ini", "k");
   std::vector<ObjectInfo> listing;
+  listing.reserve(21);
   for (int i = 0; i < 20; ++i) listing.push_back(Object("f" + std::to_string(10 + i), "x"));
   listing.push_back(Object("keep.ini", "k"));
   const PushPlan plan = Merge(listing, 7, *ParseDeleteGuard("50%"));
@@ -109,7 +110,7 @@ TEST_F(PlanMergeTest, GuardBlocksLikePlanPush) {
 
 // The same verdicts as PlanPush on random trees and listings, whatever the page size.
 TEST_F(PlanMergeTest, RandomTreesMatchPlanPush) {
-  std::mt19937 rng(7);
+  std::mt19937 rng(7);  // NOLINT(cert-msc32-c,cert-msc51-cpp): reproducible on failure
   const Strings names = {"a-b", "a.c", "a/x", "a/y/z", "a0", "b/c-d", "b/c/d", "b/c.e", "c"};
   for (int round = 0; round < 20; ++round) {
     std::filesystem::remove_all(tmp_.path());
