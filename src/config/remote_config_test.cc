@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/result_text.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
@@ -55,10 +56,7 @@ RemoteFlags RemoteFlag(const std::string& remote) {
   return f;
 }
 
-template <class T>
-std::string Text(const std::expected<T, Error>& r) {
-  return r ? "ok" : std::string(KindName(r.error().kind)) + ": " + r.error().message;
-}
+using testing::Text;
 
 // Checks that `r` failed with kConfig and that its message contains `needle`.
 template <class T>

@@ -16,6 +16,7 @@
 #include "core/hash.h"
 #include "support/files.h"
 #include "support/remote_files.h"
+#include "support/result_text.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
@@ -59,10 +60,7 @@ std::vector<std::string> TempFilesUnder(const fs::path& dir) {
   return out;
 }
 
-template <class T>
-std::string Text(const std::expected<T, Error>& r) {
-  return r ? "ok" : std::string(KindName(r.error().kind)) + ": " + r.error().message;
-}
+using testing::Text;
 
 class LocalRemoteTest : public ::testing::Test {
  protected:

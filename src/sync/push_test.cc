@@ -20,6 +20,7 @@
 #include "support/files.h"
 #include "support/mem_remote.h"
 #include "support/remote_files.h"
+#include "support/result_text.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
@@ -35,10 +36,7 @@ void SetMtime(const fs::path& path, FileTime t) {
 
 std::string Md5Hex(const std::string& s) { return HexEncode(Md5(s)); }
 
-template <class T>
-std::string Text(const std::expected<T, Error>& r) {
-  return r ? "ok" : std::string(KindName(r.error().kind)) + ": " + r.error().message;
-}
+using testing::Text;
 
 const RemoteOp kAllOps[] = {RemoteOp::kCheckRoot, RemoteOp::kList, RemoteOp::kStat,
                             RemoteOp::kGet,       RemoteOp::kPut,  RemoteOp::kRemove};

@@ -19,6 +19,7 @@
 #include "support/files.h"
 #include "support/mem_remote.h"
 #include "support/remote_files.h"
+#include "support/result_text.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
@@ -60,10 +61,7 @@ std::vector<std::string> TempFilesUnder(const fs::path& dir) {
   return out;
 }
 
-template <class T>
-std::string Text(const std::expected<T, Error>& r) {
-  return r ? "ok" : std::string(KindName(r.error().kind)) + ": " + r.error().message;
-}
+using testing::Text;
 
 const FileTime kStored{1709618828, 123456789};
 

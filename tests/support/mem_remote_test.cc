@@ -12,6 +12,7 @@
 #include "support/fault_remote.h"
 #include "support/files.h"
 #include "support/remote_files.h"
+#include "support/result_text.h"
 #include "support/test_server.h"
 
 namespace cfgsync {
@@ -31,10 +32,7 @@ FileMeta SampleMeta() {
   return meta;
 }
 
-template <class T>
-std::string Text(const std::expected<T, Error>& r) {
-  return r ? "ok" : std::string(KindName(r.error().kind)) + ": " + r.error().message;
-}
+using testing::Text;
 
 class MemRemoteTest : public ::testing::Test {
  protected:
