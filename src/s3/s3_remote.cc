@@ -20,6 +20,7 @@
 #include "s3/http.h"
 #include "s3/response_headers.h"
 #include "s3/retry.h"
+#include "s3/versions.h"
 #include "s3/xml.h"
 
 namespace cfgsync::s3 {
@@ -105,6 +106,9 @@ class S3Remote final : public Remote {
     return "s3:" + cfg_.bucket + (cfg_.prefix.empty() ? "" : "/" + cfg_.prefix);
   }
 
+  /* versions: the S3 API has them. A bucket that never had versioning enabled lists each
+   * object once, with version id "null"; a server without the API (s3rver) answers
+   * ListVersions and Get of a version with kUnsupported. */
   Capabilities Caps() const override {
     return Capabilities{
         .md5_in_listing = true, .meta_in_listing = false, .versions = true, .user_metadata = true};
@@ -136,6 +140,8 @@ class S3Remote final : public Remote {
                          const CallOptions& opts = {}) override;
   Result<ObjectInfo> Put(std::string_view key, const ByteSource& src, const FileMeta& meta,
                          const CallOptions& opts = {}) override;
+  Status ListVersions(std::string_view prefix, const VersionSink& on_page,
+                      const CallOptions& opts = {}) override;
   Status Remove(std::span<const std::string> keys, const CallOptions& opts = {}) override;
   Result<std::size_t> AbortStaleUploads() override;
 
@@ -349,6 +355,40 @@ Status S3Remote::ListPages(std::string_view prefix, const PageSink& on_page,
   return {};
 }
 
+/* Pages follow each other by key-marker and version-id-marker. A server without the
+ * versions API answers 405 (s3rver 4: MethodNotAllowed) or 501: that is kUnsupported. */
+Status S3Remote::ListVersions(std::string_view prefix, const VersionSink& on_page,
+                              const CallOptions& opts) {
+  const std::string what = "list versions of " + Describe();
+  const std::string strip = cfg_.prefix.empty() ? "" : cfg_.prefix + "/";
+  std::string key_marker, id_marker;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (;;) {
+    Call c;
+    c.query = {
+        {"versions", ""}, {"prefix", JoinKey(cfg_.prefix, prefix)}, {"encoding-type", "url"}};
+    if (!key_marker.empty()) c.query.emplace_back("key-marker", key_marker);
+    if (!id_marker.empty()) c.query.emplace_back("version-id-marker", id_marker);
+    auto resp = Execute(what, c, opts);
+    if (!resp && (resp.error().http_status == 405 || resp.error().http_status == 501)) {
+      return Fail(ErrorKind::kUnsupported,
+                  resp.error().message + ": the server does not list object versions",
+                  resp.error().http_status);
+    }
+    if (!resp) return std::unexpected(resp.error());
+    auto page = ParseListVersions(resp->body);
+    if (!page) return std::unexpected(page.error().With(what));
+    if (auto ok = on_page(VersionsOfPage(std::move(page->entries), strip)); !ok) return ok;
+    if (!page->truncated) return {};
+    if (!seen.emplace(page->next_key_marker, page->next_version_id_marker).second) {
+      return Fail(ErrorKind::kProtocol,
+                  what + ": the server's listing is broken: it repeated its page marker");
+    }
+    key_marker = page->next_key_marker;
+    id_marker = page->next_version_id_marker;
+  }
+}
+
 Result<ObjectInfo> S3Remote::Stat(std::string_view key, const CallOptions& opts) {
   Call c;
   c.method = "HEAD";
@@ -373,6 +413,10 @@ Result<ObjectInfo> S3Remote::Get(std::string_view key, ByteSink& sink, const Cal
     if (!parsed) return std::unexpected(parsed.error().With("get"));
     got = std::move(*parsed);
     got->size = resp.sink_bytes;
+    if (!opts.version_id.empty()) {
+      auto served = CheckServedVersion(what, opts.version_id, resp.Header("x-amz-version-id"));
+      if (!served) return served;
+    }
     const auto& want = got->meta->md5_hex;
     if (!want || *want == resp.sink_md5_hex) return {};  // durability is the caller's call
     return Fail(ErrorKind::kCorrupt, what + ": content MD5 " + resp.sink_md5_hex +

@@ -37,6 +37,9 @@ struct S3Config {
 };
 
 // Returns an S3 remote for `config`. Does no I/O; the first request reports bad settings.
+// Caps(): MD5 ETags in listings, stored metadata, and versions (ListObjectVersions, GET with
+// versionId): a bucket that never had versioning lists each object once with version id
+// "null"; a server without the versions API (s3rver) makes both calls kUnsupported.
 std::unique_ptr<Remote> MakeS3Remote(S3Config config);
 
 }  // namespace cfgsync::s3

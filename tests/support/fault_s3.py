@@ -228,7 +228,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(400, "EntityTooLarge", "too large")
         if bucket != opts.bucket:
             return self.error(404, "NoSuchBucket", "The specified bucket does not exist")
-        if self.faulted(op) and self.request_fault(op, key):
+        # The GET body faults obey --only and --times like the others.
+        self.body_faults = self.faulted(op)
+        if self.body_faults and self.request_fault(op, key):
             return
         handler = getattr(self, "op_" + op.replace("-", "_"), None)
         if handler is None:
@@ -304,18 +306,18 @@ class Handler(BaseHTTPRequestHandler):
         if obj is None:
             return self.error(404, "NoSuchKey", "The specified key does not exist.")
         data = obj["body"]
-        if "bad-md5" in faults and data:
+        if self.body_faults and "bad-md5" in faults and data:
             data = data[:-1] + bytes([data[-1] ^ 1])
         if "huge-length" in faults:
             self.close_connection = True
             return self.send(200, data, self.object_headers(obj), length="99999999999999999999")
-        if "short-body" in faults:
+        if self.body_faults and "short-body" in faults:
             self.close_connection = True
             self.send(200, data, self.object_headers(obj), length=len(data) + 1000)
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        if "trickle" in faults:
+        if self.body_faults and "trickle" in faults:
             rate = max(1, int(faults["trickle"]))
             self.close_connection = True
             self.send(200, b"", self.object_headers(obj), length=len(data))
