@@ -90,7 +90,9 @@ Result<RestoreSetup> ParseRestoreFlags(const RestoreFlags& flags, const FolderFl
 // Restores into the folder and prints the summary line; records the figures in `state` when
 // given. With setup.offline_after, an unreachable remote is retried until it answers, or until
 // offline_after has passed and --dir holds this remote's marker (then the local folder is used
-// as it is); SIGTERM on `signal_fd` (when >= 0) ends the wait. Returns the exit code.
+// as it is); SIGTERM on `signal_fd` (when >= 0) ends the wait, or interrupts the restore: its
+// downloads stop, their temporary files are removed, and it fails ("restore interrupted").
+// Returns the exit code.
 int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter,
               const RestoreSetup& setup, ProcessState* state = nullptr, int signal_fd = -1);
 

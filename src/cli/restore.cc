@@ -3,10 +3,12 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include <stop_token>
 #include <thread>
 
 #include "cli/common.h"
 #include "core/duration.h"
+#include "core/fs.h"
 #include "core/log.h"
 #include "sync/marker.h"
 
@@ -106,6 +108,29 @@ std::optional<Result<RestoreStats>> RestoreOrWait(Remote& remote, const RemoteSp
   }
 }
 
+/* SIGTERM or SIGINT during a restore stops its downloads (RestoreOptions::stop). The signalfd
+ * is polled, not read, so that `run` still finds the signal pending afterwards. */
+class StopOnSignal {
+ public:
+  explicit StopOnSignal(int signal_fd) {
+    if (signal_fd < 0) return;
+    thread_ = std::jthread([this, signal_fd](const std::stop_token& done) {
+      pollfd p{signal_fd, POLLIN, 0};
+      while (!done.stop_requested()) {
+        if (::poll(&p, 1, 100) > 0) {
+          stop_.request_stop();
+          return;
+        }
+      }
+    });
+  }
+  std::stop_token token() const { return stop_.get_token(); }
+
+ private:
+  std::stop_source stop_;
+  std::jthread thread_;  // declared last: joined before stop_ is destroyed
+};
+
 }  // namespace
 
 int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter,
@@ -117,6 +142,8 @@ int DoRestore(Remote& remote, const RemoteSpec& spec, const Filter& filter,
                           : "bucket \"" + spec.s3.bucket + "\" (from " + spec.bucket_source + ")";
   spdlog::info("restoring {} into {}{}", spec.display, opts.dir.string(),
                opts.dry_run ? " (dry run)" : "");
+  StopOnSignal on_signal(signal_fd);
+  opts.stop = on_signal.token();
   auto result = RestoreOrWait(remote, spec, filter, s, signal_fd);
   if (!result) return kExitOk;  // offline start from the marked folder
   auto& stats = *result;
@@ -151,10 +178,14 @@ void RegisterRestore(CLI::App& app, CommonFlags& common, Action& action) {
       int code = kExitOk;
       auto setup = ParseRestoreFlags(flags, folder, common.remote.transfers);
       if (!setup) return Report(setup.error());
+      // Blocked before any thread starts, so that every thread inherits the mask.
+      auto signal_fd = Sidecar::BlockStopSignals();
+      if (!signal_fd) return Report(signal_fd.error());
+      UniqueFd signals(*signal_fd);
       auto in = OpenInputs(common, folder.filter, &code);
       if (!in) return code;
       auto& [filter, spec, remote] = *in;
-      return DoRestore(*remote, spec, filter, *setup);
+      return DoRestore(*remote, spec, filter, *setup, nullptr, signals.get());
     };
   });
 }

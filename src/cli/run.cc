@@ -28,8 +28,8 @@ void RegisterRun(CLI::App& app, CommonFlags& common, Action& action) {
       auto& [filter, spec, remote] = *in;
       static WatchState state;
       state.process.phase = Phase::kRestoring;
-      // Blocked before any thread starts: a SIGTERM during the restore is handled by the
-      // watch step, which then stops at once after pushing nothing pending.
+      // Blocked before any thread starts: a SIGTERM during the restore interrupts it (exit
+      // non-zero, no watch); one during the waits before it ends them.
       auto signal_fd = Sidecar::BlockStopSignals();
       if (!signal_fd) return Report(signal_fd.error());
       UniqueFd signals(*signal_fd);

@@ -4,11 +4,13 @@
 
 namespace cfgsync {
 
-ListingFeed::ListingFeed(Remote& remote, std::string prefix, std::size_t depth)
+ListingFeed::ListingFeed(Remote& remote, std::string prefix, std::size_t depth,
+                         std::stop_token stop)
     : depth_(depth < 1 ? 1 : depth) {
-  thread_ = std::thread([this, &remote, prefix = std::move(prefix)] {
+  thread_ = std::thread([this, &remote, prefix = std::move(prefix), stop = std::move(stop)] {
     Status st = remote.ListPages(
-        prefix, [this](std::vector<ObjectInfo> page) { return Produce(std::move(page)); });
+        prefix, [this](std::vector<ObjectInfo> page) { return Produce(std::move(page)); },
+        CallOptions{.stop = stop});
     std::lock_guard lock(mu_);
     result_ = std::move(st);
     done_ = true;

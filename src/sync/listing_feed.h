@@ -6,6 +6,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,8 +22,9 @@ namespace cfgsync {
  * `depth` pages wait, so memory stays bounded by the page size, not by the backup. */
 class ListingFeed {
  public:
-  // Starts listing `prefix` of `remote` on a new thread. `remote` must outlive the feed.
-  ListingFeed(Remote& remote, std::string prefix, std::size_t depth = 2);
+  // Starts listing `prefix` of `remote` on a new thread. `remote` must outlive the feed. A stop
+  // requested on `stop` ends the listing with kCancelled.
+  ListingFeed(Remote& remote, std::string prefix, std::size_t depth = 2, std::stop_token stop = {});
   ListingFeed(const ListingFeed&) = delete;
   ListingFeed& operator=(const ListingFeed&) = delete;
   // Stops the listing (at its next page) and waits for the thread.

@@ -149,6 +149,8 @@ void Record(Run& run, const std::string& rel, const Result<std::uint64_t>& r, bo
     ++(folder ? run.stats.folders : run.stats.restored);
     run.stats.bytes += *r;
     spdlog::debug(WithFields("restored", {{"path", rel}, {"bytes", *r}}));
+  } else if (r.error().kind == ErrorKind::kCancelled) {
+    spdlog::debug(WithFields("download stopped", {{"path", rel}}));  // the run reports it
   } else if (r.error().kind == ErrorKind::kInvalidArgument) {
     ++run.stats.rejected;
     spdlog::warn(WithFields("rejected", {{"path", rel}, {"error", r.error().message}}));
@@ -223,7 +225,7 @@ void Download(Run& run, const ObjectInfo& obj, const std::string& rel) {
 void Execute(Run& run, const std::vector<ObjectInfo>& listing, const RestorePlan& plan) {
   std::vector<const RestoreStep*> work = WorkOrder(plan);
   ParallelFor(work.size(), run.opts.transfers, [&](std::size_t i) {
-    if (run.abort) return;
+    if (run.abort || run.opts.stop.stop_requested()) return;
     const RestoreStep& s = *work[i];
     if (s.action != RestoreAction::kMakeDir) return Download(run, listing[s.index], s.rel);
     auto d = OpenDirBeneath(run.root_fd, s.rel, true, run.dir_owner);
@@ -401,12 +403,28 @@ Result<Target> PrepareTarget(Remote& remote, const Filter& filter, const Restore
   return t;
 }
 
+/* A stop (SIGTERM) ends the downloads in flight, which remove their temporary files; the files
+ * already complete are still placed and their folders synced, so that what is under a real name
+ * is always whole. */
+std::unexpected<Error> Interrupted(Run* run, const RestoreOptions& opts) {
+  std::int64_t done = 0;
+  if (run) {
+    if (run->group) run->group->Drain();
+    if (!opts.dry_run) (void)SyncDirtyDirs(*run);  // the interruption is what gets reported
+    std::lock_guard lock(run->mu);
+    done = run->stats.restored;
+  }
+  return Fail(ErrorKind::kCancelled, "restore interrupted: stopped after restoring " +
+                                         std::to_string(done) + " files; " + opts.dir.string() +
+                                         " is incomplete and holds no partial file");
+}
+
 }  // namespace
 
 Result<RestoreStats> RunRestore(Remote& remote, const Filter& filter, const RestoreOptions& opts,
                                 Clock& clock) {
   auto t0 = clock.Mono();
-  ListingFeed feed(remote, "");
+  ListingFeed feed(remote, "", 2, opts.stop);
   std::optional<Target> target;
   Md5Of md5_of = [&](const LocalFile& f) { return LocalMd5(opts.dir, f); };
   while (auto page = feed.Next()) {
@@ -428,8 +446,9 @@ Result<RestoreStats> RunRestore(Remote& remote, const Filter& filter, const Rest
     } else {
       Execute(run, *page, plan);
     }
-    if (run.abort) break;
+    if (run.abort || opts.stop.stop_requested()) break;
   }
+  if (opts.stop.stop_requested()) return Interrupted(target ? target->run.get() : nullptr, opts);
   if (Status listed = feed.Result(); !listed && !(target && target->run->abort)) {
     if (feed.PagesDelivered() == 0 && listed.error().kind == ErrorKind::kNoSuchBucket &&
         opts.allow_missing_bucket) {

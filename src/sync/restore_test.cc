@@ -10,7 +10,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -616,6 +618,27 @@ TEST_P(RunRestoreTest, FileInTheWayOfAFolderIsRejectedOrFailsButNotReplaced) {
   EXPECT_EQ(stats->restored, 0);
   EXPECT_EQ(stats->rejected + stats->failed, 1);
   EXPECT_EQ(ReadFile(dir_ / "blocker"), "i am a file");
+}
+
+TEST_P(RunRestoreTest, StopEndsStalledDownloadsAndLeavesNoPartialFile) {
+  mem_.Seed("a.ini", "a=1\n", Meta(kStored, 0100640));
+  mem_.Seed("sub/b.ini", "b=2\n", Meta(kStored, 0100640));
+  mem_.SetStalled(true);
+  std::stop_source stop;
+  RestoreOptions opts = Opts();
+  opts.stop = stop.get_token();
+  auto run = std::async(std::launch::async, [&] { return Run(opts); });
+  ASSERT_EQ(run.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  stop.request_stop();
+  ASSERT_EQ(run.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  auto stats = run.get();
+  ASSERT_FALSE(stats);
+  EXPECT_EQ(stats.error().kind, ErrorKind::kCancelled);
+  EXPECT_NE(stats.error().message.find("restore interrupted"), std::string::npos)
+      << stats.error().message;
+  for (const auto& e : fs::recursive_directory_iterator(dir_)) {
+    EXPECT_FALSE(e.is_regular_file()) << "left behind: " << e.path();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(FlushModes, RunRestoreTest,

@@ -171,6 +171,29 @@ start_fault --fault delay=60
 restore_case "restore: no answer for 60 s" 1 3 0 15 'too slow|no answer' \
   --stall-timeout 2s --retries 2
 
+# SIGTERM while the downloads wait on a server that stopped answering: the restore stops within
+# seconds (long before the 30 s stall timeout), says it was interrupted, exits non-zero and
+# leaves no partial or temporary file in --dir.
+start_fault --fault delay=60 --only get
+scenario "restore: SIGTERM during stalled downloads"
+local_dir
+gets_started() { (($(stat_field 's["by_op"].get("get", 0)') >= 1)); }
+bg_start "$E2E_TMP/sigterm.log" "$CFGSYNC" restore --dir "$LOCAL"
+SIGTERM_PID=$BG_PID
+check "wait_for -t 15 gets_started" "no download started"
+sleep 0.5
+t0=$(now_ms)
+kill -TERM "$SIGTERM_PID"
+check "wait_for -t 10 eval '! kill -0 $SIGTERM_PID 2>/dev/null'" "still running 10 s after SIGTERM"
+ms=$(($(now_ms) - t0))
+kill -KILL "$SIGTERM_PID" 2>/dev/null || true
+bg_wait "$SIGTERM_PID"
+ROWS+=("$(printf '%-34s | %8s | %7s | %s' "restore: SIGTERM mid-download" "-" "$(awk -v m="$ms" 'BEGIN { printf "%.1f", m / 1000 }')" "$BG_RC")")
+check "[[ $BG_RC == 1 ]]" "exit code $BG_RC after SIGTERM, expected 1: $(tail -c 300 "$E2E_TMP/sigterm.log")"
+check "((ms <= 5000))" "exited ${ms} ms after SIGTERM, expected at most 5 s"
+check "grep -q 'restore interrupted' '$E2E_TMP/sigterm.log'" "no 'restore interrupted' line: $(tail -c 300 "$E2E_TMP/sigterm.log")"
+check local_intact "--dir changed or holds a partial file: $(cd "$LOCAL" && find . -type f -printf '%p(%s) ' | tr '\n' ' ')"
+
 # A full disk (an 8 kB tmpfs, where root may mount one): the error says so, and no temporary
 # file is left behind.
 FULL=$E2E_TMP/full
