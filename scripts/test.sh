@@ -7,6 +7,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Prints each stage's heading, and how long the one before it took.
+stage_name="dependencies"
+stage_start=$(date +%s)
+stage() {
+  echo "== ${stage_name} took $(($(date +%s) - stage_start))s"
+  stage_name=$1
+  stage_start=$(date +%s)
+  [ -z "$1" ] || echo "== $1"
+}
+
 bash scripts/install-deps.sh --test
 if ! command -v moto_server >/dev/null; then
   echo "moto_server is missing: it is part of these machines' image (pip package moto[server])" >&2
@@ -20,34 +30,35 @@ if ! command -v kubectl >/dev/null; then
   exit 1
 fi
 
-echo "== format check"
+stage "format check"
 bash scripts/check-format.sh
 
-echo "== clang-tidy"
+stage "clang-tidy"
 cmake --preset release >/dev/null  # compile_commands.json for clang-tidy
 bash scripts/tidy.sh
 
 jobs=$(nproc)
-echo "== ASan/UBSan build, unit tests"
+stage "ASan/UBSan build, unit tests"
 cmake --preset asan -DCFGSYNC_WERROR=ON >/dev/null
 cmake --build --preset asan -j "$jobs" --target unit_tests
 ctest --preset asan -L unit
 
-echo "== ThreadSanitizer build, threaded tests"
+stage "ThreadSanitizer build, threaded tests"
 cmake --preset tsan -DCFGSYNC_WERROR=ON >/dev/null
 cmake --build --preset tsan -j "$jobs"
 ctest --preset tsan
 
 fuzz_seconds=${CFGSYNC_FUZZ_SECONDS:-30}
 if [ "$fuzz_seconds" -gt 0 ]; then
-  echo "== libFuzzer targets, ${fuzz_seconds}s each"
+  stage "libFuzzer targets, ${fuzz_seconds}s each"
   bash scripts/fuzz.sh "$fuzz_seconds"
 fi
 
-echo "== release build, all tests"
+stage "release build, all tests"
 cmake --preset release -DCFGSYNC_WERROR=ON >/dev/null
 cmake --build --preset release -j "$jobs"
 ctest --preset release
 
-echo "== benchmark smoke run (--quick: no timing assertions)"
+stage "benchmark smoke run (--quick: no timing assertions)"
 bash bench/run.sh --quick --binary build/release/cfgsync
+stage ""
